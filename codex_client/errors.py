@@ -1,0 +1,121 @@
+"""Every error ``codex_client`` raises, under one root.
+
+::
+
+    CodexError                    root: ``except CodexError`` catches everything below
+    ├── TransportError            the server could not be reached or talked to
+    │   └── ConnectionLost        an open connection dropped; pending requests and live
+    │                             turn streams fail with it, the pool reconnects behind
+    ├── AuthError                 HTTP 401 on the WebSocket upgrade, or unreadable credentials;
+    │                             never retried by ``CodexPool.start``
+    ├── ProtocolError             the peer broke the protocol (e.g. a result of the wrong shape)
+    ├── RequestTimeout            no answer within the request timeout
+    └── RpcError                  the server answered a request with a JSON-RPC error
+        ├── ServerOverloaded      -32001, still refused after every overload retry
+        ├── NoActiveTurn          ``turn/steer`` on a thread with no running turn
+        ├── TurnMismatch          ``turn/steer`` named a turn that is not the running one
+        └── ThreadNotFound        the thread is unknown to, or not loaded in, the server
+
+``AuthError`` sits outside ``TransportError`` on purpose: code that retries transport
+failures must not hammer a server with credentials it already refused.
+
+:func:`rpc_error` turns a JSON-RPC error object into the most specific class. The server
+puts nearly everything under -32600, so the split is made on the message text; those texts
+are pinned by the unit tests. Messages never include credentials: auth code builds its
+messages from file paths and HTTP status codes only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+OVERLOADED_CODE = -32001
+INVALID_REQUEST_CODE = -32600
+METHOD_NOT_FOUND_CODE = -32601
+
+_TURN_MISMATCH = re.compile(r"expected active turn id `([^`]*)` but found `([^`]*)`")
+_THREAD_NOT_FOUND = re.compile(r"^thread not (?:found|loaded)\b:?\s*(\S*)")
+
+
+class CodexError(Exception):
+    """Root of every error raised by ``codex_client``."""
+
+
+class TransportError(CodexError):
+    """The server could not be reached, or the byte stream to it failed."""
+
+
+class ConnectionLost(TransportError):
+    """An open connection dropped before the operation finished."""
+
+
+class AuthError(CodexError):
+    """The server refused the credentials (HTTP 401), or they could not be loaded."""
+
+
+class ProtocolError(CodexError):
+    """The peer sent something the protocol does not allow where it was sent."""
+
+
+class RequestTimeout(CodexError):
+    """A request got no answer in time.
+
+    The request may still have run on the server: only the wait was abandoned.
+    """
+
+    def __init__(self, method: str, timeout: float) -> None:
+        super().__init__(f"{method} got no answer within {timeout:g}s")
+        self.method = method
+        self.timeout = timeout
+
+
+class RpcError(CodexError):
+    """The server answered a request with a JSON-RPC error object."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{method} failed ({code}): {message}")
+        self.method = method
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class ServerOverloaded(RpcError):
+    """-32001: the server's request queue was full on every attempt."""
+
+
+class NoActiveTurn(RpcError):
+    """``turn/steer`` found no running turn; start a new turn instead."""
+
+
+class TurnMismatch(RpcError):
+    """``turn/steer`` named ``expected`` but ``actual`` is the running turn."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(method, code, message, data)
+        match = _TURN_MISMATCH.search(message)
+        self.expected: str = match.group(1) if match else ""
+        self.actual: str = match.group(2) if match else ""
+
+
+class ThreadNotFound(RpcError):
+    """The thread is unknown to the server, or not loaded there (resume it first)."""
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(method, code, message, data)
+        match = _THREAD_NOT_FOUND.search(message)
+        self.thread_id: str | None = match.group(1) if match and match.group(1) else None
+
+
+def rpc_error(method: str, code: int, message: str, data: Any = None) -> RpcError:
+    """The most specific :class:`RpcError` for an error answer to ``method``."""
+    if code == OVERLOADED_CODE:
+        return ServerOverloaded(method, code, message, data)
+    if message == "no active turn to steer":
+        return NoActiveTurn(method, code, message, data)
+    if _TURN_MISMATCH.search(message):
+        return TurnMismatch(method, code, message, data)
+    if _THREAD_NOT_FOUND.search(message):
+        return ThreadNotFound(method, code, message, data)
+    return RpcError(method, code, message, data)

@@ -1,0 +1,219 @@
+"""Typed views of the app-server objects and turn notifications the client hands out.
+
+Attributes are snake_case; each maps to the server's camelCase key (``thread_id`` <->
+``threadId``). Every model keeps unknown keys (``extra="allow"``): the server adds fields
+between versions and a client must not break on them, and callers can still reach a new
+field through ``model_extra``.
+
+:func:`parse_event` turns one notification into a :data:`TurnEvent`. It runs once per
+notification on the consumer side, so it is kept cheap: text deltas, by far the most
+frequent event, skip validation (their four fields are plain strings), and a notification
+that fails validation degrades to :class:`OtherNotification` instead of raising.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
+
+
+class TurnError(_Model):
+    """Why a turn failed: ``message``, plus ``codex_error_info`` (a string such as
+    ``"contextWindowExceeded"`` or an object such as ``{"httpConnectionFailed": {...}}``)."""
+
+    message: str = ""
+    codex_error_info: str | dict[str, Any] | None = None
+    additional_details: str | None = None
+
+
+class ThreadItem(_Model):
+    """One item of a turn, tagged by ``type`` (``agentMessage``, ``userMessage``,
+    ``commandExecution``, ``fileChange``, ``reasoning``…). Fields not listed here, such as a
+    user message's ``content``, stay reachable as extras."""
+
+    type: str
+    id: str = ""
+    text: str | None = None
+    phase: str | None = None
+    status: str | None = None
+    command: str | None = None
+    cwd: str | None = None
+    aggregated_output: str | None = None
+    exit_code: int | None = None
+
+
+class Turn(_Model):
+    """A turn: ``status`` is ``inProgress``, ``completed``, ``interrupted`` or ``failed``."""
+
+    id: str
+    status: str = "inProgress"
+    items: list[ThreadItem] = Field(default_factory=list)
+    items_view: str | None = None
+    error: TurnError | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    duration_ms: int | None = None
+
+
+class _Event(_Model):
+    METHOD: ClassVar[str] = ""
+
+
+class TurnStarted(_Event):
+    """``turn/started``: the turn is running (its ``items`` are empty)."""
+
+    METHOD: ClassVar[str] = "turn/started"
+    thread_id: str
+    turn: Turn
+
+    @property
+    def turn_id(self) -> str:
+        return self.turn.id
+
+
+class ItemStarted(_Event):
+    """``item/started``: an item began; deltas for it may follow."""
+
+    METHOD: ClassVar[str] = "item/started"
+    thread_id: str
+    turn_id: str
+    item: ThreadItem
+    started_at_ms: int | None = None
+
+
+class ItemCompleted(_Event):
+    """``item/completed``: the authoritative final form of an item."""
+
+    METHOD: ClassVar[str] = "item/completed"
+    thread_id: str
+    turn_id: str
+    item: ThreadItem
+    completed_at_ms: int | None = None
+
+
+class AgentMessageDelta(_Event):
+    """``item/agentMessage/delta``: more text for the agent message ``item_id``.
+
+    Concatenate per ``item_id``: a steered turn can abandon an item that never completes.
+    """
+
+    METHOD: ClassVar[str] = "item/agentMessage/delta"
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class TurnCompleted(_Event):
+    """``turn/completed``: the last event of a turn, whatever its final status."""
+
+    METHOD: ClassVar[str] = "turn/completed"
+    thread_id: str
+    turn: Turn
+
+    @property
+    def turn_id(self) -> str:
+        return self.turn.id
+
+
+class TurnErrorEvent(_Event):
+    """``error``: the turn hit an error; ``will_retry`` means the server is retrying."""
+
+    METHOD: ClassVar[str] = "error"
+    thread_id: str
+    turn_id: str
+    error: TurnError
+    will_retry: bool = False
+
+
+class OtherNotification(_Event):
+    """Any other notification about the turn or its thread, kept raw."""
+
+    method: str
+    params: dict[str, Any]
+    thread_id: str | None = None
+    turn_id: str | None = None
+
+
+TurnEvent = (
+    TurnStarted
+    | ItemStarted
+    | ItemCompleted
+    | AgentMessageDelta
+    | TurnCompleted
+    | TurnErrorEvent
+    | OtherNotification
+)
+
+_TYPED: dict[str, type[_Event]] = {
+    cls.METHOD: cls
+    for cls in (TurnStarted, ItemStarted, ItemCompleted, TurnCompleted, TurnErrorEvent)
+}
+
+
+def parse_event(method: str, params: dict[str, Any]) -> TurnEvent:
+    """The typed event for one notification; unknown or invalid ones become OtherNotification."""
+    if method == "item/agentMessage/delta":
+        delta = params.get("delta")
+        item_id = params.get("itemId")
+        if isinstance(delta, str) and isinstance(item_id, str):
+            return AgentMessageDelta.model_construct(
+                thread_id=params.get("threadId", ""),
+                turn_id=params.get("turnId", ""),
+                item_id=item_id,
+                delta=delta,
+            )
+    else:
+        cls = _TYPED.get(method)
+        if cls is not None:
+            try:
+                event: TurnEvent = cls.model_validate(params)  # type: ignore[assignment]
+            except ValidationError:
+                pass
+            else:
+                return event
+    return OtherNotification.model_construct(
+        method=method,
+        params=params,
+        thread_id=params.get("threadId"),
+        turn_id=params.get("turnId"),
+    )
+
+
+@dataclass
+class TurnResult:
+    """How a turn ended.
+
+    ``final_text`` is the text of the last completed agent message whose phase is
+    ``final_answer`` or unknown; failing that, of the last completed agent message of any
+    phase; failing that, ``""``. Deltas of an item that never completed (a steered or
+    interrupted turn abandons one) never count.
+    """
+
+    status: str
+    final_text: str
+    error: TurnError | None
+    items: list[ThreadItem]
+    turn: Turn
+
+
+@dataclass
+class TurnsPage:
+    """One page of ``thread/turns/list``.
+
+    ``cursor`` is the cursor this page was fetched with (None for the first page);
+    ``next_cursor`` continues in the same direction (older, for the default ``desc``) and
+    is None on the last page; ``backwards_cursor`` fetches the other way, anchor included.
+    """
+
+    turns: list[Turn]
+    next_cursor: str | None
+    cursor: str | None
+    backwards_cursor: str | None = None

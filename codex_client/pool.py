@@ -1,0 +1,437 @@
+"""A pool of app-server connections with thread affinity and automatic reconnects.
+
+The pool holds ``connections_per_endpoint`` connection *slots* per endpoint. A thread is
+pinned to the slot that started or resumed it, because a connection only receives the
+events of threads it is subscribed to, and a thread must be written by one app-server only.
+
+When a slot's connection drops, the pool (in a background task, with :class:`Backoff`
+delays) opens a new one, initializes it, and sends ``thread/resume`` for every pinned
+thread that still has a subscriber: a turn that was running at the drop, or a thread marked
+with :meth:`ThreadHandle.set_subscribed`. Other pinned threads are resumed lazily, on their
+next turn. Requests made while a slot reconnects wait for it (up to the request timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from ._routing import TurnStream
+from .approvals import ApprovalHandler
+from .connection import ClientInfo, Connection, Settings
+from .endpoint import Endpoint
+from .errors import (
+    OVERLOADED_CODE,
+    AuthError,
+    ConnectionLost,
+    ProtocolError,
+    RpcError,
+    ThreadNotFound,
+)
+from .retry import Backoff, retry_forever
+from .threads import ThreadHandle
+
+logger = logging.getLogger("codex_client.pool")
+
+# Resuming only to (re)subscribe: the thread's history is not wanted, and can be large.
+_RESUBSCRIBE: dict[str, Any] = {"excludeTurns": True}
+
+
+@dataclass(eq=False)
+class _Slot:
+    endpoint: Endpoint
+    index: int
+    conn: Connection | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    reconnecting: asyncio.Task[None] | None = None
+    last_error: str | None = None
+    threads: set[str] = field(default_factory=set)
+
+    @property
+    def live(self) -> Connection | None:
+        conn = self.conn
+        return conn if conn is not None and not conn.closed else None
+
+
+class CodexPool:
+    """Connections to one or more app-servers; use as ``async with CodexPool([...]) as pool``."""
+
+    def __init__(
+        self,
+        endpoints: Sequence[Endpoint],
+        *,
+        connections_per_endpoint: int = 1,
+        client_name: str = "codex-slack",
+        client_version: str = "0.1.0",
+        request_timeout: float = 60.0,
+        overload_retries: int = 6,
+        backoff: Backoff | None = None,
+        approval_handler: ApprovalHandler | None = None,
+        open_timeout: float = 10.0,
+    ) -> None:
+        if not endpoints:
+            raise ValueError("a pool needs at least one endpoint")
+        keys = [e.key for e in endpoints]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"endpoint keys must be unique: {keys}")
+        self._settings = Settings(
+            client=ClientInfo(name=client_name, version=client_version),
+            request_timeout=request_timeout,
+            open_timeout=open_timeout,
+            overload_retries=overload_retries,
+            backoff=backoff or Backoff(),
+            approval_handler=approval_handler,
+        )
+        self._endpoints = list(endpoints)
+        self._slots = [
+            _Slot(endpoint, index)
+            for endpoint in endpoints
+            for index in range(max(1, connections_per_endpoint))
+        ]
+        self._pins: dict[str, _Slot] = {}
+        self._keep: set[str] = set()
+        self._listeners: list[Callable[[str], None]] = []
+        self._started = False
+        self._closed = False
+        self.reconnects = 0
+        """Successful reconnects since start, over all slots (a metric)."""
+
+    @property
+    def endpoint_keys(self) -> list[str]:
+        """The keys of the endpoints, in the order given."""
+        return [e.key for e in self._endpoints]
+
+    def add_reconnect_listener(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(endpoint_key)`` after each successful reconnect (and re-resume)."""
+        self._listeners.append(callback)
+
+    async def __aenter__(self) -> CodexPool:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Open and initialize every connection.
+
+        Raises AuthError at once if any endpoint refuses the credentials. Slots that fail
+        otherwise are left to reconnect in the background, unless every slot failed, in
+        which case the first error is raised.
+        """
+        if self._started:
+            return
+        self._started = True
+        outcomes = await asyncio.gather(
+            *(self._open(slot) for slot in self._slots), return_exceptions=True
+        )
+        errors = [o for o in outcomes if isinstance(o, BaseException)]
+        auth = next((e for e in errors if isinstance(e, AuthError)), None)
+        if auth is not None or len(errors) == len(self._slots):
+            await self.close()
+            raise auth or errors[0]
+        for slot, outcome in zip(self._slots, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                logger.warning("%s unavailable at start: %s", slot.endpoint.key, outcome)
+                self._schedule_reconnect(slot, set())
+
+    async def close(self) -> None:
+        """Stop reconnecting and close every connection; idempotent."""
+        self._closed = True
+        tasks = [s.reconnecting for s in self._slots if s.reconnecting is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for slot in self._slots:
+            conn, slot.conn = slot.conn, None
+            slot.ready.clear()
+            if conn is not None:
+                await conn.close()
+
+    async def _open(self, slot: _Slot) -> None:
+        conn = await Connection.open(slot.endpoint, self._settings, self._on_lost_for(slot))
+        slot.conn = conn
+        slot.last_error = None
+        slot.ready.set()
+
+    def _on_lost_for(self, slot: _Slot) -> Callable[[Connection, ConnectionLost, set[str]], None]:
+        def on_lost(conn: Connection, exc: ConnectionLost, live: set[str]) -> None:
+            if self._closed or slot.conn is not conn:
+                return
+            logger.warning("lost %s: %s", slot.endpoint.key, exc)
+            slot.ready.clear()
+            slot.last_error = str(exc)
+            resume = (live | (slot.threads & self._keep)) & slot.threads
+            self._schedule_reconnect(slot, resume)
+
+        return on_lost
+
+    def _schedule_reconnect(self, slot: _Slot, resume: set[str]) -> None:
+        if self._closed or slot.reconnecting is not None:
+            return
+        slot.reconnecting = asyncio.create_task(
+            self._reconnect(slot, resume), name=f"codex-reconnect {slot.endpoint.key}"
+        )
+
+    async def _reconnect(self, slot: _Slot, resume: set[str]) -> None:
+        old, slot.conn = slot.conn, None
+        if old is not None:
+            await old.close()
+
+        async def attempt() -> Connection:
+            conn = await Connection.open(slot.endpoint, self._settings, self._on_lost_for(slot))
+            try:
+                for thread_id in sorted(resume):
+                    await self._resubscribe(conn, thread_id)
+            except BaseException:
+                await conn.close()
+                raise
+            return conn
+
+        def report(exc: BaseException, attempt_number: int) -> None:
+            slot.last_error = str(exc)
+            level = logging.ERROR if isinstance(exc, AuthError) else logging.WARNING
+            logger.log(
+                level, "reconnect %d to %s failed: %s", attempt_number, slot.endpoint.key, exc
+            )
+
+        try:
+            conn = await retry_forever(attempt, backoff=self._settings.backoff, on_failure=report)
+        finally:
+            slot.reconnecting = None
+        slot.conn = conn
+        slot.last_error = None
+        slot.ready.set()
+        self.reconnects += 1
+        logger.info("reconnected to %s; resumed %d thread(s)", slot.endpoint.key, len(resume))
+        for callback in list(self._listeners):
+            try:
+                callback(slot.endpoint.key)
+            except Exception:
+                logger.exception("reconnect listener failed")
+
+    async def _resume_on(
+        self, conn: Connection, thread_id: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """``thread/resume`` on ``conn``, which then receives the thread's events."""
+        result = await conn.request("thread/resume", {**params, "threadId": thread_id})
+        conn.subscribed.add(thread_id)
+        return result
+
+    async def _resubscribe(self, conn: Connection, thread_id: str) -> None:
+        """Resume after a reconnect; a thread the server refuses is logged and skipped, so
+        one bad thread does not keep the whole slot down."""
+        try:
+            await self._resume_on(conn, thread_id, _RESUBSCRIBE)
+        except RpcError as exc:
+            if exc.code == OVERLOADED_CODE:
+                raise
+            logger.warning("could not resume %s on %s: %s", thread_id, conn.endpoint.key, exc)
+
+    # -- slot selection ---------------------------------------------------------------
+
+    def _slots_of(self, endpoint_key: str) -> list[_Slot]:
+        slots = [s for s in self._slots if s.endpoint.key == endpoint_key]
+        if not slots:
+            raise ValueError(f"unknown endpoint {endpoint_key!r}; known: {self.endpoint_keys}")
+        return slots
+
+    @staticmethod
+    def _slot_order(slot: _Slot) -> tuple[int, int, int]:
+        conn = slot.live
+        return (0 if conn else 1, conn.load if conn else 0, len(slot.threads))
+
+    def _pick(self, endpoint_key: str | None) -> _Slot:
+        """The least-loaded slot, of the given endpoint or of all."""
+        if endpoint_key is not None:
+            return min(self._slots_of(endpoint_key), key=self._slot_order)
+        loads: dict[str, tuple[int, int, int]] = {}
+        for endpoint in self._endpoints:
+            slots = self._slots_of(endpoint.key)
+            live = [s.live for s in slots if s.live is not None]
+            loads[endpoint.key] = (
+                0 if live else 1,
+                sum(c.load for c in live),
+                sum(len(s.threads) for s in slots),
+            )
+        best = min(self._endpoints, key=lambda e: loads[e.key])
+        return min(self._slots_of(best.key), key=self._slot_order)
+
+    def _slot_for_thread(self, thread_id: str, endpoint_key: str | None) -> _Slot:
+        """The slot a thread is pinned to, pinning it now if need be."""
+        slot = self._pins.get(thread_id)
+        if slot is not None and (endpoint_key is None or slot.endpoint.key == endpoint_key):
+            return slot
+        slot = self._pick(endpoint_key or self._endpoints[0].key)
+        self._pin(thread_id, slot)
+        return slot
+
+    def _pin(self, thread_id: str, slot: _Slot) -> None:
+        previous = self._pins.get(thread_id)
+        if previous is not None:
+            previous.threads.discard(thread_id)
+        self._pins[thread_id] = slot
+        slot.threads.add(thread_id)
+
+    async def _connection(self, slot: _Slot) -> Connection:
+        """The slot's live connection, waiting (up to the request timeout) for a reconnect."""
+        if not self._started or self._closed:
+            raise ConnectionLost("the pool is not running (call start())")
+        conn = slot.live
+        if conn is not None:
+            return conn
+        try:
+            async with asyncio.timeout(self._settings.request_timeout):
+                while (conn := slot.live) is None:
+                    await slot.ready.wait()
+                    if slot.live is None:
+                        slot.ready.clear()
+        except TimeoutError:
+            raise ConnectionLost(
+                f"{slot.endpoint.key} is unreachable: {slot.last_error or 'reconnecting'}"
+            ) from None
+        return conn
+
+    # -- public operations ------------------------------------------------------------
+
+    async def start_thread(
+        self,
+        *,
+        model: str | None = None,
+        cwd: str | None = None,
+        approval_policy: str | None = None,
+        sandbox: str | None = None,
+        endpoint_key: str | None = None,
+        **extra: Any,
+    ) -> ThreadHandle:
+        """``thread/start`` on the least-loaded endpoint (or ``endpoint_key``), pinned there.
+
+        ``extra`` keys are sent as given (camelCase, e.g. ``developerInstructions``).
+        """
+        params = dict(extra)
+        for key, value in (
+            ("model", model),
+            ("cwd", cwd),
+            ("approvalPolicy", approval_policy),
+            ("sandbox", sandbox),
+        ):
+            if value is not None:
+                params[key] = value
+        slot = self._pick(endpoint_key)
+        conn = await self._connection(slot)
+        result = await conn.request("thread/start", params)
+        thread = result.get("thread")
+        if not isinstance(thread, dict) or not isinstance(thread.get("id"), str):
+            raise ProtocolError("thread/start answered without a thread id")
+        thread_id: str = thread["id"]
+        conn.subscribed.add(thread_id)
+        self._pin(thread_id, slot)
+        return ThreadHandle(self, thread_id, slot.endpoint.key, result)
+
+    async def resume_thread(
+        self, thread_id: str, *, endpoint_key: str | None = None, **overrides: Any
+    ) -> ThreadHandle:
+        """``thread/resume`` on the endpoint that owns the thread: ``endpoint_key`` (from the
+        caller's store), else the one it is pinned to, else the first; ``overrides`` are
+        sent as given."""
+        slot = self._slot_for_thread(thread_id, endpoint_key)
+        conn = await self._connection(slot)
+        result = await self._resume_on(conn, thread_id, overrides)
+        return ThreadHandle(self, thread_id, slot.endpoint.key, result)
+
+    def thread(self, thread_id: str, *, endpoint_key: str | None = None) -> ThreadHandle:
+        """A handle without a resume (enough for listing turns and reading); a turn started
+        on it resumes the thread first."""
+        slot = self._slot_for_thread(thread_id, endpoint_key)
+        return ThreadHandle(self, thread_id, slot.endpoint.key)
+
+    async def request(
+        self, method: str, params: dict[str, Any], *, endpoint_key: str | None = None
+    ) -> dict[str, Any]:
+        """Any request, raw. Routed like the thread's requests when ``params`` names a
+        pinned ``threadId``, else to ``endpoint_key``, else to the least-loaded endpoint."""
+        thread_id = params.get("threadId")
+        if isinstance(thread_id, str) and (thread_id in self._pins or endpoint_key):
+            slot = self._slot_for_thread(thread_id, endpoint_key)
+        else:
+            slot = self._pick(endpoint_key)
+        conn = await self._connection(slot)
+        return await conn.request(method, params)
+
+    async def check(self) -> dict[str, Any]:
+        """Health of every endpoint: ``{"ok": bool, "endpoints": {key: {...}}}``.
+
+        A running pool reports its connections as they are; a pool not started probes each
+        endpoint with a one-off connection (for a ``doctor`` command).
+        """
+        report: dict[str, Any] = {}
+        for endpoint in self._endpoints:
+            if self._started and not self._closed:
+                slots = self._slots_of(endpoint.key)
+                live = [s.live for s in slots if s.live is not None]
+                entry: dict[str, Any] = {
+                    "ok": bool(live),
+                    "connected": len(live),
+                    "connections": len(slots),
+                    "threads": sum(len(s.threads) for s in slots),
+                }
+                if live:
+                    entry["initialize"] = live[0].initialize_result
+                errors = [s.last_error for s in slots if s.last_error]
+                if errors:
+                    entry["error"] = errors[0]
+            else:
+                entry = await self._probe(endpoint)
+            report[endpoint.key] = entry
+        return {"ok": all(e["ok"] for e in report.values()), "endpoints": report}
+
+    async def _probe(self, endpoint: Endpoint) -> dict[str, Any]:
+        try:
+            conn = await Connection.open(endpoint, self._settings)
+        except Exception as exc:
+            return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        await conn.close()
+        return {"ok": True, "initialize": conn.initialize_result}
+
+    # -- ThreadBackend ----------------------------------------------------------------
+
+    async def _thread_request(
+        self, thread_id: str, endpoint_key: str, method: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        conn = await self._connection(self._slot_for_thread(thread_id, endpoint_key))
+        return await conn.request(method, params)
+
+    async def _open_turn(
+        self, thread_id: str, endpoint_key: str, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], TurnStream]:
+        conn = await self._connection(self._slot_for_thread(thread_id, endpoint_key))
+        if thread_id not in conn.subscribed:
+            # A fresh connection gets no events for a thread until it resumes it.
+            await self._resume_on(conn, thread_id, _RESUBSCRIBE)
+        try:
+            return await conn.start_turn(thread_id, params)
+        except ThreadNotFound:
+            # Unloaded behind our back (server restart): resume, then try once more.
+            await self._resume_on(conn, thread_id, _RESUBSCRIBE)
+            return await conn.start_turn(thread_id, params)
+
+    def _set_subscribed(self, thread_id: str, subscribed: bool) -> None:
+        if subscribed:
+            self._keep.add(thread_id)
+        else:
+            self._keep.discard(thread_id)
+
+    def _is_subscribed(self, thread_id: str) -> bool:
+        return thread_id in self._keep

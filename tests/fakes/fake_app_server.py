@@ -1,0 +1,317 @@
+"""An in-process, scriptable stand-in for the Codex app-server, for faults on demand.
+
+The real server will not, when asked, refuse requests as overloaded, send malformed frames,
+or drop a connection halfway through a turn; this fake does. It speaks the real framing
+(JSON objects without ``"jsonrpc"``, one per WebSocket text frame; server requests numbered
+from 0) over ``websockets`` on 127.0.0.1, port 0, and implements just enough of the
+protocol: ``initialize``, ``thread/start``, ``thread/resume``, ``turn/start`` (an echo turn:
+``turn/started``, an agent message streamed as deltas, ``item/completed``,
+``turn/completed``), ``turn/steer``, ``turn/interrupt``.
+
+Knobs (plain attributes, set them before the client acts):
+
+- ``overload[method] = n``: answer the next ``n`` ``method`` requests with -32001
+  (``n < 0``: forever);
+- ``hold_turns``: a started turn sends one delta, then waits for :meth:`release` (or a drop);
+- ``early_events``: send a turn's first notifications *before* the ``turn/start`` answer;
+- ``noise``: interleave malformed frames, unknown notifications and stray answers;
+- ``stall``: methods never answered (a request the client must time out or fail);
+- ``token``: require ``Authorization: Bearer <token>``, else HTTP 401 on the upgrade;
+- ``deltas``: how many deltas an echo answer is cut into.
+
+Everything received is recorded in ``received`` (with the connection's serial number), and
+tests wait for things with :meth:`wait_for` — never with sleeps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+OVERLOADED = {"code": -32001, "message": "Server overloaded; retry later."}
+NOISE_FRAMES = [
+    "{not json",
+    json.dumps({"method": "fake/unknownNotification", "params": {"surprise": [1, 2, 3]}}),
+    json.dumps({"id": 987654, "result": {"stray": True}}),
+    json.dumps([]),
+    json.dumps({"method": "configWarning", "params": {"summary": "x", "details": None}}),
+]
+
+
+class FakeAppServer:
+    """The fake; ``async with FakeAppServer() as server: ... server.url ...``."""
+
+    def __init__(self, *, token: str | None = None, deltas: int = 3) -> None:
+        self.token = token
+        self.deltas = deltas
+        self.overload: dict[str, int] = {}
+        self.hold_turns = False
+        self.early_events = False
+        self.noise = False
+        self.stall: set[str] = set()
+        self.received: list[tuple[int, dict[str, Any]]] = []
+        self.upgrade_headers: list[Headers] = []
+        self.connections: list[ServerConnection] = []
+        self.active: dict[str, str] = {}  # thread id -> running turn id
+        self.client_answers: dict[tuple[int, int], dict[str, Any]] = {}
+        self._server: Server | None = None
+        self._changed = asyncio.Condition()
+        self._release = asyncio.Event()
+        self._interrupts: dict[str, asyncio.Event] = {}
+        self._next_request_id: dict[int, int] = {}
+        self._serials: dict[ServerConnection, int] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    async def __aenter__(self) -> FakeAppServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 (a fresh port the first time, the same one after a close)."""
+        self._server = await serve(
+            self._serve, "127.0.0.1", self.port, process_request=self._check_upgrade
+        )
+        self.port = self._server.sockets[0].getsockname()[1] if self.port == 0 else self.port
+
+    async def close(self) -> None:
+        """Stop listening and drop every connection."""
+        self._release.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for task in list(self._tasks):
+            task.cancel()
+        self._release = asyncio.Event()
+
+    def release(self) -> None:
+        """Let held turns finish."""
+        self._release.set()
+
+    async def drop(self) -> None:
+        """Cut every open connection at once (no close handshake), as a crash would."""
+        for ws in list(self.connections):
+            ws.transport.abort()
+
+    def methods(self, connection: int | None = None) -> list[str]:
+        """Methods of the requests and notifications received (on one connection, or all)."""
+        return [
+            m["method"]
+            for serial, m in self.received
+            if "method" in m and (connection is None or serial == connection)
+        ]
+
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``predicate()`` holds; it is re-checked after every received frame."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+
+    async def _changed_now(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    def _check_upgrade(self, connection: ServerConnection, request: Request) -> Response | None:
+        self.upgrade_headers.append(request.headers)
+        if "Origin" in request.headers:
+            return connection.respond(HTTPStatus.FORBIDDEN, "origin not allowed\n")
+        if self.token is not None and request.headers.get("Authorization") != (
+            f"Bearer {self.token}"
+        ):
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "unauthorized\n")
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        serial = len(self._serials)
+        self._serials[ws] = serial
+        self.connections.append(ws)
+        self._next_request_id[serial] = 0
+        initialized = False
+        try:
+            async for frame in ws:
+                message = json.loads(frame)
+                self.received.append((serial, message))
+                await self._changed_now()
+                if "method" not in message:
+                    self.client_answers[(serial, message["id"])] = message
+                    await self._changed_now()
+                    continue
+                if "id" not in message:
+                    continue
+                if message["method"] == "initialize":
+                    initialized = await self._initialize(ws, message, initialized)
+                elif not initialized:
+                    await self._error(ws, message["id"], "Not initialized")
+                else:
+                    self._spawn(self._request(ws, message))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.connections.remove(ws)
+            await self._changed_now()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _initialize(self, ws: ServerConnection, message: dict[str, Any], done: bool) -> bool:
+        if done:
+            await self._error(ws, message["id"], "Already initialized")
+            return True
+        await self._send(ws, {"id": message["id"], "result": {"userAgent": "fake/0.169.0"}})
+        await self._send(ws, {"method": "remoteControl/status/changed", "params": {}})
+        return True
+
+    async def _send(self, ws: ServerConnection, message: dict[str, Any] | str) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(message if isinstance(message, str) else json.dumps(message))
+            if self.noise and isinstance(message, dict) and "method" in message:
+                for frame in NOISE_FRAMES:
+                    await ws.send(frame)
+                await ws.send(b"\x00binary frame")
+
+    async def _error(self, ws: ServerConnection, request_id: Any, text: str) -> None:
+        await self._send(ws, {"id": request_id, "error": {"code": -32600, "message": text}})
+
+    async def _request(self, ws: ServerConnection, message: dict[str, Any]) -> None:
+        method, request_id = message["method"], message["id"]
+        params = message.get("params") or {}
+        remaining = self.overload.get(method, 0)
+        if remaining != 0:
+            self.overload[method] = remaining - 1 if remaining > 0 else remaining
+            await self._send(ws, {"id": request_id, "error": OVERLOADED})
+            return
+        if method in self.stall:
+            return
+        if method == "thread/start":
+            thread = _thread(str(uuid.uuid4()))
+            await self._send(ws, {"id": request_id, "result": {"thread": thread}})
+            await self._send(ws, {"method": "thread/started", "params": {"thread": thread}})
+        elif method == "thread/resume":
+            await self._send(
+                ws, {"id": request_id, "result": {"thread": _thread(params["threadId"])}}
+            )
+        elif method == "turn/start":
+            await self._turn(ws, request_id, params)
+        elif method == "turn/steer":
+            active = self.active.get(params["threadId"])
+            if active is None:
+                await self._error(ws, request_id, "no active turn to steer")
+            elif active != params["expectedTurnId"]:
+                expected = params["expectedTurnId"]
+                await self._error(
+                    ws, request_id, f"expected active turn id `{expected}` but found `{active}`"
+                )
+            else:
+                await self._send(ws, {"id": request_id, "result": {"turnId": active}})
+        elif method == "turn/interrupt":
+            await self._send(ws, {"id": request_id, "result": {}})
+            self._interrupts.setdefault(params["turnId"], asyncio.Event()).set()
+        else:
+            await self._send(ws, {"id": request_id, "result": {}})
+
+    async def _turn(self, ws: ServerConnection, request_id: Any, params: dict[str, Any]) -> None:
+        thread_id = params["threadId"]
+        turn_id = str(uuid.uuid4())
+        text = "".join(i.get("text", "") for i in params["input"] if i.get("type") == "text")
+        item_id = f"msg_{turn_id[:8]}"
+        started = {
+            "method": "turn/started",
+            "params": {"threadId": thread_id, "turn": _turn(turn_id)},
+        }
+        answer = {"id": request_id, "result": {"turn": _turn(turn_id)}}
+        first = [started, _item("item/started", thread_id, turn_id, item_id, "")]
+        for message in (*first, answer) if self.early_events else (answer, *first):
+            await self._send(ws, message)
+        self.active[thread_id] = turn_id
+        reply = f"echo: {text}"
+        size = max(1, -(-len(reply) // self.deltas))
+        pieces = [reply[i : i + size] for i in range(0, len(reply), size)]
+        status = "completed"
+        for index, piece in enumerate(pieces):
+            delta = {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": piece}
+            await self._send(ws, {"method": "item/agentMessage/delta", "params": delta})
+            if index == 0 and self.hold_turns:
+                interrupted = self._interrupts.setdefault(turn_id, asyncio.Event())
+                await self._changed_now()
+                await _first(self._release.wait(), interrupted.wait())
+                if interrupted.is_set():
+                    status = "interrupted"
+                    break
+        self.active.pop(thread_id, None)
+        items = []
+        if status == "completed":
+            await self._send(ws, _item("item/completed", thread_id, turn_id, item_id, reply))
+            items = [{"type": "agentMessage", "id": item_id, "text": reply, "phase": None}]
+        finished = {**_turn(turn_id), "status": status, "items": items}
+        await self._send(
+            ws, {"method": "turn/completed", "params": {"threadId": thread_id, "turn": finished}}
+        )
+
+    def held_turns(self) -> int:
+        """How many turns are running now."""
+        return len(self.active)
+
+    async def server_request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request to the client on the newest connection and wait for its answer."""
+        ws = self.connections[-1]
+        serial = self._serials[ws]
+        request_id = self._next_request_id[serial]
+        self._next_request_id[serial] = request_id + 1
+        await self._send(ws, {"id": request_id, "method": method, "params": params})
+        await self.wait_for(lambda: (serial, request_id) in self.client_answers)
+        return self.client_answers[(serial, request_id)]
+
+
+async def _first(*aws: Any) -> None:
+    tasks = {asyncio.ensure_future(a) for a in aws}
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+def _thread(thread_id: str) -> dict[str, Any]:
+    return {"id": thread_id, "preview": "", "status": {"type": "idle"}, "turns": []}
+
+
+def _turn(turn_id: str) -> dict[str, Any]:
+    return {"id": turn_id, "items": [], "itemsView": "notLoaded", "status": "inProgress"}
+
+
+def _item(method: str, thread_id: str, turn_id: str, item_id: str, text: str) -> dict[str, Any]:
+    item = {"type": "agentMessage", "id": item_id, "text": text, "phase": None}
+    return {"method": method, "params": {"threadId": thread_id, "turnId": turn_id, "item": item}}
+
+
+async def _main() -> None:
+    parser = argparse.ArgumentParser(description="Run the fake app-server until killed.")
+    parser.add_argument("--deltas", type=int, default=3)
+    args = parser.parse_args()
+    async with FakeAppServer(deltas=args.deltas) as server:
+        print(server.url, flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    asyncio.run(_main())

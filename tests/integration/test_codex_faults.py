@@ -1,0 +1,336 @@
+"""codex_client against the fault-injecting fake app-server: overload, noise, drops, auth."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_client import (
+    AgentMessageDelta,
+    ApprovalRequest,
+    AuthError,
+    Backoff,
+    CapabilityTokenAuth,
+    CodexPool,
+    ConnectionLost,
+    Endpoint,
+    NoActiveTurn,
+    RequestTimeout,
+    ServerOverloaded,
+    TransportError,
+    TurnCompleted,
+    TurnEvent,
+    TurnMismatch,
+    TurnStarted,
+)
+from tests.conftest import free_port
+from tests.fakes.fake_app_server import FakeAppServer
+
+
+class RecordingSleep:
+    """A Backoff sleep that records each delay and only yields to the loop."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self._changed = asyncio.Condition()
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        async with self._changed:
+            self._changed.notify_all()
+        await asyncio.sleep(0)
+
+    async def wait_count(self, count: int) -> None:
+        """Wait until ``count`` delays were requested."""
+        async with self._changed:
+            await asyncio.wait_for(self._changed.wait_for(lambda: len(self.delays) >= count), 5)
+
+
+@pytest.fixture
+def sleeps() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeAppServer]:
+    async with FakeAppServer() as server:
+        yield server
+
+
+def make_pool(url: str, sleeps: RecordingSleep, **kwargs: Any) -> CodexPool:
+    backoff = Backoff(initial=0.01, maximum=0.08, jitter=0.0, sleep=sleeps)
+    kwargs.setdefault("request_timeout", 5.0)
+    return CodexPool([Endpoint(url, **kwargs.pop("endpoint", {}))], backoff=backoff, **kwargs)
+
+
+async def collect(events: AsyncIterator[TurnEvent]) -> list[TurnEvent]:
+    return [event async for event in events]
+
+
+async def test_overload_is_retried_with_growing_backoff_then_succeeds(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """Two -32001 answers are retried after growing delays, and the third attempt succeeds."""
+    fake.overload["thread/start"] = 2
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+    assert thread.id
+    assert fake.methods().count("thread/start") == 3
+    assert sleeps.delays == [0.01, 0.02]
+
+
+async def test_endless_overload_raises_server_overloaded_after_the_retry_limit(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """-32001 forever ends in ServerOverloaded after exactly 1 + overload_retries attempts."""
+    async with make_pool(fake.url, sleeps, overload_retries=3) as pool:
+        thread = await pool.start_thread()
+        fake.overload["turn/start"] = -1
+        with pytest.raises(ServerOverloaded) as caught:
+            await thread.start_turn("hello")
+    assert caught.value.code == -32001
+    assert fake.methods().count("turn/start") == 4
+    assert sleeps.delays == [0.01, 0.02, 0.04]
+
+
+async def test_malformed_frames_and_unknown_methods_do_not_kill_the_connection(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """Bad JSON, binary frames, stray answers and unknown notifications are dropped quietly."""
+    fake.noise = True
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+        turn = await thread.start_turn("through the noise")
+        events = await collect(turn.events())
+        result = await turn.wait()
+        assert pool.reconnects == 0
+    assert result.final_text == "echo: through the noise"
+    assert isinstance(events[-1], TurnCompleted)
+    deltas = [e.delta for e in events if isinstance(e, AgentMessageDelta)]
+    assert "".join(deltas) == "echo: through the noise"
+
+
+async def test_events_sent_before_the_turn_start_answer_reach_the_stream(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """turn/started and a delta that beat the turn/start answer are replayed into the stream."""
+    fake.early_events = True
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+        turn = await thread.start_turn("early bird")
+        events = await collect(turn.events())
+    assert isinstance(events[0], TurnStarted)
+    assert events[0].turn_id == turn.id
+    assert "".join(e.delta for e in events if isinstance(e, AgentMessageDelta)) == (
+        "echo: early bird"
+    )
+
+
+async def test_a_slow_consumer_of_one_turn_never_stalls_another(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """A turn whose events nobody reads does not hold up another turn on the same connection."""
+    async with make_pool(fake.url, sleeps) as pool:
+        ignored = await (await pool.start_thread()).start_turn("nobody listens " * 50)
+        watched = await (await pool.start_thread()).start_turn("watched")
+        result = await watched.wait()
+        ignored_result = await ignored.wait()
+    assert result.final_text == "echo: watched"
+    assert ignored_result.status == "completed"
+
+
+async def test_drop_mid_turn_fails_the_stream_and_requests_then_reconnects_and_resumes(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """A dropped connection ends the turn stream and pending requests with ConnectionLost;
+    the pool reconnects and sends thread/resume for the thread whose turn was running."""
+    fake.hold_turns = True
+    fake.stall.add("fake/neverAnswered")
+    async with make_pool(fake.url, sleeps) as pool:
+        reconnected = asyncio.Event()
+        pool.add_reconnect_listener(lambda key: reconnected.set())
+        thread = await pool.start_thread()
+        idle = await pool.start_thread()
+        turn = await thread.start_turn("hold on")
+        events = turn.events()
+        first = [await anext(events) for _ in range(3)]
+        assert isinstance(first[-1], AgentMessageDelta)
+        pending = asyncio.create_task(pool.request("fake/neverAnswered", {}))
+        await fake.wait_for(lambda: "fake/neverAnswered" in fake.methods())
+
+        await fake.drop()
+
+        with pytest.raises(ConnectionLost):
+            await anext(events)
+        with pytest.raises(ConnectionLost):
+            await pending
+        with pytest.raises(ConnectionLost):
+            await turn.wait()
+        await asyncio.wait_for(reconnected.wait(), 5)
+        assert pool.reconnects == 1
+        resumed = [
+            m["params"]["threadId"]
+            for serial, m in fake.received
+            if serial == 1 and m.get("method") == "thread/resume"
+        ]
+        assert resumed == [thread.id]  # the idle thread is resumed lazily, not now
+        fake.hold_turns = False
+        again = await (await thread.start_turn("after the drop")).wait()
+        later = await (await idle.start_turn("idle one")).wait()
+    assert again.final_text == "echo: after the drop"
+    assert later.final_text == "echo: idle one"
+    assert fake.methods(1).count("thread/resume") == 2
+
+
+async def test_threads_marked_subscribed_are_resumed_after_a_drop(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """A thread marked subscribed is re-resumed on reconnect even with no turn running."""
+    async with make_pool(fake.url, sleeps) as pool:
+        reconnected = asyncio.Event()
+        pool.add_reconnect_listener(lambda key: reconnected.set())
+        thread = await pool.start_thread()
+        thread.set_subscribed(True)
+        await fake.drop()
+        await asyncio.wait_for(reconnected.wait(), 5)
+    assert thread.subscribed
+    assert [m.get("params", {}).get("threadId") for s, m in fake.received if s == 1][-1] == (
+        thread.id
+    )
+
+
+async def test_reconnect_backs_off_while_the_server_is_down(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """While the server is down the pool retries with backoff, and recovers when it returns."""
+    async with make_pool(fake.url, sleeps) as pool:
+        reconnected = asyncio.Event()
+        pool.add_reconnect_listener(lambda key: reconnected.set())
+        await fake.close()
+        await sleeps.wait_count(5)
+        assert not (await pool.check())["ok"]
+        await fake.start()
+        await asyncio.wait_for(reconnected.wait(), 5)
+        health = await pool.check()
+    assert health["ok"]
+    assert sleeps.delays[:5] == [0.01, 0.02, 0.04, 0.08, 0.08]
+
+
+async def test_http_401_raises_auth_error_at_once(tmp_path: Path, sleeps: RecordingSleep) -> None:
+    """A refused token is AuthError from start(), after one upgrade attempt and no retries."""
+    token_file = tmp_path / "token"
+    token_file.write_text("wrong-token-0123456789\n")
+    async with FakeAppServer(token="right-token") as fake:
+        pool = make_pool(fake.url, sleeps, endpoint={"auth": CapabilityTokenAuth(token_file)})
+        with pytest.raises(AuthError) as caught:
+            await pool.start()
+    assert len(fake.upgrade_headers) == 1
+    assert sleeps.delays == []
+    assert "wrong-token" not in str(caught.value)
+
+
+async def test_token_is_sent_without_origin_and_never_logged(
+    tmp_path: Path, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The upgrade carries the bearer token and no Origin; DEBUG logs never show the token."""
+    token = "s3cret-capability-token-value"
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    caplog.set_level(logging.DEBUG)
+    async with FakeAppServer(token=token) as fake:
+        endpoint = {"auth": CapabilityTokenAuth(token_file)}
+        async with make_pool(fake.url, sleeps, endpoint=endpoint) as pool:
+            await pool.start_thread()
+            text = repr(pool._slots) + repr(await pool.check())
+    headers = fake.upgrade_headers[0]
+    assert headers["Authorization"] == f"Bearer {token}"
+    assert "Origin" not in headers
+    # The fake server's own (websockets.server) logs are not the client's business.
+    client_logs = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith(("codex_client", "websockets.client"))
+    ]
+    assert any(line.startswith("> Authorization:") for line in client_logs)
+    assert not any(token in line for line in client_logs)
+    assert token not in text
+
+
+async def test_server_requests_are_answered_by_the_handler_or_refused(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """The approval handler's dict is the answer; with no handler the client answers -32601."""
+    seen: list[ApprovalRequest] = []
+
+    async def approve(request: ApprovalRequest) -> dict[str, Any]:
+        seen.append(request)
+        return {"decision": "accept"}
+
+    params = {"threadId": "t1", "turnId": "u1", "itemId": "i1", "command": "ls"}
+    async with make_pool(fake.url, sleeps, approval_handler=approve):
+        answer = await fake.server_request("item/commandExecution/requestApproval", params)
+    async with make_pool(fake.url, sleeps):
+        refused = await fake.server_request("item/tool/requestUserInput", {"threadId": "t1"})
+    assert answer == {"id": 0, "result": {"decision": "accept"}}
+    assert (seen[0].command, seen[0].thread_id, seen[0].turn_id) == ("ls", "t1", "u1")
+    assert seen[0].endpoint_key == fake.url
+    assert refused["id"] == 0
+    assert refused["error"]["code"] == -32601
+
+
+async def test_a_failing_handler_still_answers_so_the_turn_cannot_stall(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """An approval handler that raises yields a JSON-RPC error answer (a refusal)."""
+
+    async def broken(request: ApprovalRequest) -> dict[str, Any]:
+        raise RuntimeError("bug")
+
+    async with make_pool(fake.url, sleeps, approval_handler=broken):
+        answer = await fake.server_request("item/fileChange/requestApproval", {"threadId": "t"})
+    assert answer["error"]["code"] == -32603
+
+
+async def test_an_unanswered_request_times_out(fake: FakeAppServer, sleeps: RecordingSleep) -> None:
+    """A request the server never answers raises RequestTimeout and the connection lives on."""
+    fake.stall.add("fake/neverAnswered")
+    async with make_pool(fake.url, sleeps, request_timeout=0.2) as pool:
+        with pytest.raises(RequestTimeout):
+            await pool.request("fake/neverAnswered", {})
+        thread = await pool.start_thread()
+    assert thread.id
+
+
+async def test_steer_errors_map_to_typed_exceptions(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """Steering an idle thread is NoActiveTurn; naming the wrong turn is TurnMismatch."""
+    fake.hold_turns = True
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+        with pytest.raises(NoActiveTurn):
+            await thread.steer("x", expected_turn_id="nope")
+        turn = await thread.start_turn("held")
+        await fake.wait_for(lambda: fake.held_turns() == 1)
+        with pytest.raises(TurnMismatch) as caught:
+            await thread.steer("x", expected_turn_id="nope")
+        assert await turn.steer("y") == turn.id
+        await turn.interrupt()
+        result = await turn.wait()
+    assert (caught.value.expected, caught.value.actual) == ("nope", turn.id)
+    assert result.status == "interrupted"
+    assert result.final_text == ""
+
+
+async def test_start_fails_with_transport_error_when_nothing_listens(
+    sleeps: RecordingSleep,
+) -> None:
+    """A pool whose only endpoint refuses connections raises TransportError from start()."""
+    pool = make_pool(f"ws://127.0.0.1:{free_port()}", sleeps)
+    with pytest.raises(TransportError):
+        await pool.start()
