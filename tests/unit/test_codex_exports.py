@@ -1,0 +1,73 @@
+"""The public surface of codex_client, and its independence from the bot."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import codex_client
+
+EXPECTED = {
+    # pool and endpoints
+    "CodexPool",
+    "Endpoint",
+    "NoAuth",
+    "CapabilityTokenAuth",
+    "SignedBearerTokenAuth",
+    "TlsOptions",
+    "Backoff",
+    # handles and results
+    "ThreadHandle",
+    "TurnHandle",
+    "TurnPager",
+    "TurnsPage",
+    "TurnResult",
+    # server requests
+    "ApprovalRequest",
+    "ApprovalHandler",
+    # events and models
+    "TurnEvent",
+    "TurnStarted",
+    "ItemStarted",
+    "ItemCompleted",
+    "AgentMessageDelta",
+    "TurnCompleted",
+    "TurnErrorEvent",
+    "OtherNotification",
+    "Turn",
+    "ThreadItem",
+    "TurnError",
+    # errors
+    "CodexError",
+    "TransportError",
+    "ConnectionLost",
+    "AuthError",
+    "ProtocolError",
+    "RpcError",
+    "ServerOverloaded",
+    "NoActiveTurn",
+    "TurnMismatch",
+    "ThreadNotFound",
+    "RequestTimeout",
+}
+
+
+def test_all_is_exactly_the_intended_public_surface() -> None:
+    """__all__ lists exactly the intended names, each importable from the package."""
+    assert set(codex_client.__all__) == EXPECTED
+    assert len(codex_client.__all__) == len(EXPECTED)
+    for name in codex_client.__all__:
+        assert getattr(codex_client, name) is not None
+
+
+def test_importing_the_client_loads_nothing_from_the_bot() -> None:
+    """A fresh interpreter importing codex_client has no bot module loaded."""
+    code = "import codex_client, json, sys; print(json.dumps(sorted(sys.modules)))"
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    modules = json.loads(output)
+    assert "codex_client.pool" in modules
+    assert not [m for m in modules if m == "bot" or m.startswith("bot.")]
+    assert not [m for m in modules if m.startswith(("slack_bolt", "slack_sdk", "redis"))]
