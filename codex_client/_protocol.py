@@ -26,7 +26,7 @@ from typing import Any
 RequestId = int | str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     """A successful answer to our request ``id`` (which was for ``method``)."""
 
@@ -35,7 +35,7 @@ class Response:
     result: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ErrorResponse:
     """An error answer to our request ``id`` (which was for ``method``)."""
 
@@ -46,7 +46,7 @@ class ErrorResponse:
     data: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Notification:
     """A notification from the server; ``params`` is ``{}`` when the frame had none."""
 
@@ -54,7 +54,7 @@ class Notification:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ServerRequest:
     """A request from the server that must be answered, with the server's own ``id``."""
 
@@ -63,7 +63,7 @@ class ServerRequest:
     params: dict[str, Any]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Malformed:
     """A frame that was dropped, and why (bad JSON, unknown shape, unexpected id…)."""
 
@@ -73,8 +73,10 @@ class Malformed:
 
 Event = Response | ErrorResponse | Notification | ServerRequest | Malformed
 
+_NO_PARAMS: dict[str, Any] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_loads = json.loads
+# json.loads minus its argument checks: this runs once per received frame.
+_decode = json.JSONDecoder().decode
 
 
 class ProtocolCore:
@@ -135,10 +137,16 @@ class ProtocolCore:
     def receive(self, frame: str | bytes) -> list[Event]:
         """Parse one received frame into events (a JSON array is treated as a batch)."""
         try:
-            message = _loads(frame)
+            message = _decode(frame if isinstance(frame, str) else frame.decode())
         except (ValueError, UnicodeDecodeError) as exc:
             return [Malformed(_text(frame), f"invalid JSON: {exc}")]
-        if isinstance(message, dict):
+        if message.__class__ is dict:
+            # The hot path: a notification with object params (nearly every frame).
+            if "id" not in message:
+                method = message.get("method")
+                params = message.get("params", _NO_PARAMS)
+                if method.__class__ is str and params.__class__ is dict:
+                    return [Notification(method, params)]
             return [self._classify(message, frame)]
         if isinstance(message, list) and message:
             return [

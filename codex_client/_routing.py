@@ -33,6 +33,7 @@ class TurnStream:
     """
 
     __slots__ = (
+        "_done",
         "_ended",
         "_failure",
         "_messages",
@@ -51,33 +52,42 @@ class TurnStream:
         self._failure: BaseException | None = None
         self._turn: dict[str, Any] | None = None
         self._messages: dict[str, dict[str, Any]] = {}
+        self._done = False
         self._ended = asyncio.Event()
 
     @property
     def closed(self) -> bool:
         """True once the turn completed or the stream failed: nothing more will be queued."""
-        return self._ended.is_set()
+        return self._done
 
     def push(self, method: str, params: dict[str, Any]) -> None:
         """Queue a notification; ``turn/completed`` closes the stream."""
-        if self._ended.is_set():
+        if self._done:
             return
-        if method == "item/completed":
+        if method == "item/agentMessage/delta":
+            pass  # the common case: skip the checks below
+        elif method == "item/completed":
             item = params.get("item")
             if isinstance(item, dict) and item.get("type") == "agentMessage":
                 self._messages[str(item.get("id", len(self._messages)))] = item
         elif method == "turn/completed":
             turn = params.get("turn")
             self._turn = turn if isinstance(turn, dict) else {"id": self.turn_id}
+            self._done = True
             self._ended.set()
         self._queue.append((method, params))
         self._wake()
 
+    def pop_ready(self) -> Raw | None:
+        """The next queued notification without waiting, or None if none is queued."""
+        return self._queue.popleft() if self._queue else None
+
     def fail(self, exc: BaseException) -> None:
         """End the stream with ``exc``, raised to the reader after the queued events."""
-        if self._ended.is_set():
+        if self._done:
             return
         self._failure = exc
+        self._done = True
         self._ended.set()
         self._wake()
 
@@ -89,7 +99,7 @@ class TurnStream:
     async def get(self) -> Raw | None:
         """The next notification; None after ``turn/completed``; raises the failure, if any."""
         while not self._queue:
-            if self._ended.is_set():
+            if self._done:
                 if self._failure is not None:
                     raise self._failure
                 return None
@@ -164,7 +174,7 @@ class Router:
             stream = self._streams.get((thread_id, turn_id))
             if stream is not None:
                 stream.push(method, params)
-                if stream.closed:
+                if stream._done:
                     self._drop(stream)
                 return
         else:

@@ -14,7 +14,7 @@ that fails validation degrades to :class:`OtherNotification` instead of raising.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
@@ -158,17 +158,40 @@ _TYPED: dict[str, type[_Event]] = {
 }
 
 
+_new = object.__new__
+_set = object.__setattr__
+_E = TypeVar("_E", bound=_Event)
+
+
+def _construct(cls: type[_E], values: dict[str, Any]) -> _E:
+    """``cls.model_construct(**values)`` for a model whose every field is in ``values``.
+
+    model_construct was the largest cost on the delta path (it walks every field and its
+    defaults); this sets the same four slots directly. A unit test checks the result equals
+    a validated model, so a pydantic change that breaks this is caught.
+    """
+    model = _new(cls)
+    _set(model, "__dict__", values)
+    _set(model, "__pydantic_fields_set__", set(values))
+    _set(model, "__pydantic_extra__", {})
+    _set(model, "__pydantic_private__", None)
+    return model
+
+
 def parse_event(method: str, params: dict[str, Any]) -> TurnEvent:
     """The typed event for one notification; unknown or invalid ones become OtherNotification."""
     if method == "item/agentMessage/delta":
         delta = params.get("delta")
         item_id = params.get("itemId")
-        if isinstance(delta, str) and isinstance(item_id, str):
-            return AgentMessageDelta.model_construct(
-                thread_id=params.get("threadId", ""),
-                turn_id=params.get("turnId", ""),
-                item_id=item_id,
-                delta=delta,
+        if delta.__class__ is str and item_id.__class__ is str:
+            return _construct(
+                AgentMessageDelta,
+                {
+                    "thread_id": params.get("threadId", ""),
+                    "turn_id": params.get("turnId", ""),
+                    "item_id": item_id,
+                    "delta": delta,
+                },
             )
     else:
         cls = _TYPED.get(method)
@@ -179,11 +202,14 @@ def parse_event(method: str, params: dict[str, Any]) -> TurnEvent:
                 pass
             else:
                 return event
-    return OtherNotification.model_construct(
-        method=method,
-        params=params,
-        thread_id=params.get("threadId"),
-        turn_id=params.get("turnId"),
+    return _construct(
+        OtherNotification,
+        {
+            "method": method,
+            "params": params,
+            "thread_id": params.get("threadId"),
+            "turn_id": params.get("turnId"),
+        },
     )
 
 

@@ -141,8 +141,12 @@ class TurnHandle:
             raise RuntimeError("a turn's events() can be consumed only once")
         self._consumed = True
         stream = self._stream
-        while (raw := await stream.get()) is not None:
-            yield parse_event(*raw)
+        while True:
+            # Drain what is queued without a suspension point per event; await only when empty.
+            raw = stream.pop_ready() or await stream.get()
+            if raw is None:
+                return
+            yield parse_event(raw[0], raw[1])
 
     async def wait(self) -> TurnResult:
         """Wait for the turn to end and return its result (whether or not events were read)."""

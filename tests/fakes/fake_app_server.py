@@ -17,7 +17,10 @@ Knobs (plain attributes, set them before the client acts):
 - ``noise``: interleave malformed frames, unknown notifications and stray answers;
 - ``stall``: methods never answered (a request the client must time out or fail);
 - ``token``: require ``Authorization: Bearer <token>``, else HTTP 401 on the upgrade;
-- ``deltas``: how many deltas an echo answer is cut into.
+- ``deltas``: how many deltas an echo answer is cut into;
+- ``flood``: extra, pre-encoded deltas sent as fast as possible after the first one (for
+  throughput benchmarks; run it as ``python -m tests.fakes.fake_app_server`` to keep its
+  cost out of the client's process).
 
 Everything received is recorded in ``received`` (with the connection's serial number), and
 tests wait for things with :meth:`wait_for` — never with sleeps.
@@ -57,6 +60,7 @@ class FakeAppServer:
         self.deltas = deltas
         self.overload: dict[str, int] = {}
         self.hold_turns = False
+        self.flood = 0
         self.early_events = False
         self.noise = False
         self.stall: set[str] = set()
@@ -250,6 +254,12 @@ class FakeAppServer:
         for index, piece in enumerate(pieces):
             delta = {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": piece}
             await self._send(ws, {"method": "item/agentMessage/delta", "params": delta})
+            if index == 0 and self.flood:
+                delta["delta"] = "lorem ipsum dolor "
+                frame = json.dumps({"method": "item/agentMessage/delta", "params": delta})
+                with contextlib.suppress(ConnectionClosed):
+                    for _ in range(self.flood):
+                        await ws.send(frame)
             if index == 0 and self.hold_turns:
                 interrupted = self._interrupts.setdefault(turn_id, asyncio.Event())
                 await self._changed_now()
@@ -307,8 +317,12 @@ def _item(method: str, thread_id: str, turn_id: str, item_id: str, text: str) ->
 async def _main() -> None:
     parser = argparse.ArgumentParser(description="Run the fake app-server until killed.")
     parser.add_argument("--deltas", type=int, default=3)
+    parser.add_argument("--flood", type=int, default=0)
+    parser.add_argument("--hold", action="store_true")
     args = parser.parse_args()
     async with FakeAppServer(deltas=args.deltas) as server:
+        server.flood = args.flood
+        server.hold_turns = args.hold
         print(server.url, flush=True)
         await asyncio.Future()
 

@@ -126,3 +126,22 @@ def test_no_completed_message_means_empty_text_and_the_error_is_kept() -> None:
     assert result.error is not None
     assert result.error.message == "stream disconnected"
     assert result.turn.status == "failed"
+
+
+def test_the_fast_delta_path_builds_the_same_model_as_validation() -> None:
+    """The unvalidated delta (the hot path) equals a validated one, field sets included."""
+    params = {"threadId": "t", "turnId": "u", "itemId": "m", "delta": "x"}
+    fast = parse_event("item/agentMessage/delta", params)
+    slow = AgentMessageDelta.model_validate(params)
+    assert fast == slow
+    assert fast.model_fields_set == slow.model_fields_set
+    assert fast.model_dump(by_alias=True) == params
+    assert isinstance(fast, AgentMessageDelta)
+    assert fast.model_copy(update={"delta": "y"}).delta == "y"
+
+
+def test_a_delta_of_the_wrong_shape_is_not_fast_tracked() -> None:
+    """A delta whose text is not a string falls back to OtherNotification, unvalidated."""
+    event = parse_event("item/agentMessage/delta", {"threadId": "t", "itemId": "m", "delta": 3})
+    assert isinstance(event, OtherNotification)
+    assert event.params["delta"] == 3
