@@ -220,6 +220,9 @@ class Connection:
     def _handle(self, event: Event) -> None:
         if isinstance(event, Notification):
             self.router.dispatch(event.method, event.params)
+            if event.method == "thread/closed":
+                # The server unloaded the thread; the next turn must resume it first.
+                self.subscribed.discard(event.params.get("threadId", ""))
         elif isinstance(event, Response):
             future = self._futures.get(event.id)
             if future is not None and not future.done():

@@ -407,16 +407,37 @@ class CodexPool:
 
     # -- ThreadBackend ----------------------------------------------------------------
 
+    def _handle_slot(self, thread_id: str, endpoint_key: str) -> _Slot:
+        # The current pin wins over the key a handle was made with: a later resume_thread
+        # may have moved the thread, and old handles must follow it, not pull it back.
+        return self._pins.get(thread_id) or self._slot_for_thread(thread_id, endpoint_key)
+
     async def _thread_request(
         self, thread_id: str, endpoint_key: str, method: str, params: dict[str, Any]
     ) -> dict[str, Any]:
-        conn = await self._connection(self._slot_for_thread(thread_id, endpoint_key))
+        conn = await self._connection(self._handle_slot(thread_id, endpoint_key))
         return await conn.request(method, params)
+
+    async def _unsubscribe(self, thread_id: str, endpoint_key: str) -> str:
+        slot = self._handle_slot(thread_id, endpoint_key)
+        self._keep.discard(thread_id)
+        conn = await self._connection(slot)
+        result = await conn.request("thread/unsubscribe", {"threadId": thread_id})
+        conn.subscribed.discard(thread_id)
+        status = result.get("status")
+        return status if isinstance(status, str) else ""
+
+    def forget_thread(self, thread_id: str) -> None:
+        """Drop the pool's memory of a thread (its pin and subscription mark)."""
+        slot = self._pins.pop(thread_id, None)
+        if slot is not None:
+            slot.threads.discard(thread_id)
+        self._keep.discard(thread_id)
 
     async def _open_turn(
         self, thread_id: str, endpoint_key: str, params: dict[str, Any]
     ) -> tuple[dict[str, Any], TurnStream]:
-        conn = await self._connection(self._slot_for_thread(thread_id, endpoint_key))
+        conn = await self._connection(self._handle_slot(thread_id, endpoint_key))
         if thread_id not in conn.subscribed:
             # A fresh connection gets no events for a thread until it resumes it.
             await self._resume_on(conn, thread_id, _RESUBSCRIBE)

@@ -25,6 +25,8 @@ class ThreadBackend(Protocol):
         self, thread_id: str, endpoint_key: str, params: dict[str, Any]
     ) -> tuple[dict[str, Any], TurnStream]: ...
 
+    async def _unsubscribe(self, thread_id: str, endpoint_key: str) -> str: ...
+
     def _set_subscribed(self, thread_id: str, subscribed: bool) -> None: ...
 
     def _is_subscribed(self, thread_id: str) -> bool: ...
@@ -68,6 +70,13 @@ class ThreadHandle:
     def set_subscribed(self, subscribed: bool) -> None:
         """Mark (or unmark) the thread for re-subscription after reconnects."""
         self._backend._set_subscribed(self.id, subscribed)
+
+    async def unsubscribe(self) -> str:
+        """``thread/unsubscribe``: stop receiving the thread's events on this connection, so
+        the server may unload it once idle; also clears the subscription mark. Returns the
+        server's status (``unsubscribed``, ``notSubscribed`` or ``notLoaded``). A later turn
+        resumes the thread again."""
+        return await self._backend._unsubscribe(self.id, self.endpoint_key)
 
     async def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         return await self._backend._thread_request(self.id, self.endpoint_key, method, params)

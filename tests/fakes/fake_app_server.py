@@ -6,7 +6,8 @@ or drop a connection halfway through a turn; this fake does. It speaks the real 
 from 0) over ``websockets`` on 127.0.0.1, port 0, and implements just enough of the
 protocol: ``initialize``, ``thread/start``, ``thread/resume``, ``turn/start`` (an echo turn:
 ``turn/started``, an agent message streamed as deltas, ``item/completed``,
-``turn/completed``), ``turn/steer``, ``turn/interrupt``.
+``turn/completed``; "thread not found" for a thread not in ``loaded``), ``turn/steer``,
+``turn/interrupt``, ``thread/unsubscribe``; anything else gets ``{}``.
 
 Knobs (plain attributes, set them before the client acts):
 
@@ -68,6 +69,7 @@ class FakeAppServer:
         self.upgrade_headers: list[Headers] = []
         self.connections: list[ServerConnection] = []
         self.active: dict[str, str] = {}  # thread id -> running turn id
+        self.loaded: set[str] = set()  # threads started or resumed; clear it to "restart"
         self.client_answers: dict[tuple[int, int], dict[str, Any]] = {}
         self._server: Server | None = None
         self._changed = asyncio.Condition()
@@ -208,14 +210,20 @@ class FakeAppServer:
             return
         if method == "thread/start":
             thread = _thread(str(uuid.uuid4()))
+            self.loaded.add(thread["id"])
             await self._send(ws, {"id": request_id, "result": {"thread": thread}})
             await self._send(ws, {"method": "thread/started", "params": {"thread": thread}})
         elif method == "thread/resume":
+            self.loaded.add(params["threadId"])
             await self._send(
                 ws, {"id": request_id, "result": {"thread": _thread(params["threadId"])}}
             )
+        elif method == "turn/start" and params["threadId"] not in self.loaded:
+            await self._error(ws, request_id, f"thread not found: {params['threadId']}")
         elif method == "turn/start":
             await self._turn(ws, request_id, params)
+        elif method == "thread/unsubscribe":
+            await self._send(ws, {"id": request_id, "result": {"status": "unsubscribed"}})
         elif method == "turn/steer":
             active = self.active.get(params["threadId"])
             if active is None:

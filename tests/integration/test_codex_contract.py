@@ -163,6 +163,7 @@ async def record_session(fake: FakeAppServer) -> None:
         lazily = pool.thread("another-thread")
         fake.hold_turns = False
         await (await lazily.start_turn([{"type": "text", "text": "items"}])).wait()
+        await lazily.unsubscribe()
 
 
 async def test_every_frame_the_client_sends_matches_the_schema(schema_dir: Path) -> None:
@@ -195,6 +196,7 @@ async def test_every_frame_the_client_sends_matches_the_schema(schema_dir: Path)
         "turn/interrupt",
         "thread/read",
         "thread/turns/list",
+        "thread/unsubscribe",
     }
 
 

@@ -334,3 +334,65 @@ async def test_start_fails_with_transport_error_when_nothing_listens(
     pool = make_pool(f"ws://127.0.0.1:{free_port()}", sleeps)
     with pytest.raises(TransportError):
         await pool.start()
+
+
+async def test_a_thread_the_server_forgot_is_resumed_and_the_turn_retried(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """turn/start answered "thread not found" triggers thread/resume and one retry."""
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+        fake.loaded.clear()
+        result = await (await thread.start_turn("still there?")).wait()
+    assert result.final_text == "echo: still there?"
+    assert fake.methods()[-3:] == ["turn/start", "thread/resume", "turn/start"]
+
+
+async def test_unsubscribe_clears_the_mark_and_the_next_turn_resumes(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """After unsubscribe a thread is no longer kept, and its next turn resumes it first."""
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = await pool.start_thread()
+        thread.set_subscribed(True)
+        assert await thread.unsubscribe() == "unsubscribed"
+        assert not thread.subscribed
+        await (await thread.start_turn("back")).wait()
+    assert fake.methods()[-3:] == ["thread/unsubscribe", "thread/resume", "turn/start"]
+
+
+async def test_threads_spread_over_endpoints_and_connections(sleeps: RecordingSleep) -> None:
+    """New threads go to the least-loaded endpoint, then to its least-used connection, and
+    stay pinned there; a handle made from a stored key reaches the same server."""
+    async with FakeAppServer() as one, FakeAppServer() as two:
+        backoff = Backoff(initial=0.01, jitter=0.0, sleep=sleeps)
+        endpoints = [Endpoint(one.url), Endpoint(two.url)]
+        async with CodexPool(endpoints, connections_per_endpoint=2, backoff=backoff) as pool:
+            threads = [await pool.start_thread() for _ in range(4)]
+            keys = [t.endpoint_key for t in threads]
+            stored = pool.thread(threads[1].id, endpoint_key=keys[1])
+            await (await stored.start_turn("routed")).wait()
+            pinned = await pool.start_thread(endpoint_key=two.url)
+    assert keys == [one.url, two.url, one.url, two.url]
+    assert pinned.endpoint_key == two.url
+    # Two connections per endpoint: each thread/start went out on a different connection.
+    starts = [serial for serial, m in one.received if m.get("method") == "thread/start"]
+    assert sorted(starts) == [0, 1]
+    assert "turn/start" in two.methods()
+    assert "turn/start" not in one.methods()
+
+
+async def test_start_survives_one_endpoint_being_down(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """With one of two endpoints unreachable, start() succeeds, check() says which is down,
+    and new threads go to the live one."""
+    dead = f"ws://127.0.0.1:{free_port()}"
+    backoff = Backoff(initial=0.01, maximum=0.02, jitter=0.0, sleep=sleeps)
+    async with CodexPool([Endpoint(dead), Endpoint(fake.url)], backoff=backoff) as pool:
+        health = await pool.check()
+        thread = await pool.start_thread()
+    assert not health["ok"]
+    assert health["endpoints"][fake.url]["ok"]
+    assert not health["endpoints"][dead]["ok"]
+    assert thread.endpoint_key == fake.url
