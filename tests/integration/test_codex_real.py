@@ -219,7 +219,12 @@ async def test_command_approval_is_asked_and_the_answer_is_honoured(
 
     marker = f"made-by-{decision}"
     async with pool_for(codex_server, approval_handler=handler) as pool:
-        thread = await pool.start_thread(approval_policy="untrusted", cwd=str(codex_server.cwd))
+        # workspace-write lets the approved command write in cwd on its first, sandboxed run;
+        # under read-only Codex reruns it unsandboxed only when it spots the denial, which
+        # proved timing-dependent under load.
+        thread = await pool.start_thread(
+            approval_policy="untrusted", sandbox="workspace-write", cwd=str(codex_server.cwd)
+        )
         turn = await thread.start_turn(f"EXEC touch {marker}")
         items = [e.item async for e in turn.events() if isinstance(e, ItemCompleted)]
         result = await turn.wait()
@@ -233,7 +238,7 @@ async def test_command_approval_is_asked_and_the_answer_is_honoured(
     command = next(i for i in items if i.type == "commandExecution")
     assert result.status == "completed"
     if decision == "accept":
-        assert command.status == "completed"
+        assert command.status == "completed", (command.aggregated_output, command.exit_code)
         assert (codex_server.cwd / marker).exists()
         assert result.final_text == f"ran: touch {marker}"
     else:
