@@ -123,11 +123,13 @@ class CodexPool:
         await self.close()
 
     async def start(self) -> None:
-        """Open and initialize every connection.
+        """Open and initialize every connection, all at once (one attempt each).
 
-        Raises AuthError at once if any endpoint refuses the credentials. Slots that fail
-        otherwise are left to reconnect in the background, unless every slot failed, in
-        which case the first error is raised.
+        Raises AuthError if any endpoint refused the credentials (HTTP 401), else the first
+        error if no connection at all could be made; a partial failure raises nothing. In
+        every case the slots that failed keep trying in the background (with backoff,
+        re-reading credential files), so a caller that keeps the pool gets it back when the
+        server does; one that gives up (a ``doctor`` check) should :meth:`close` it.
         """
         if self._started:
             return
@@ -135,15 +137,20 @@ class CodexPool:
         outcomes = await asyncio.gather(
             *(self._open(slot) for slot in self._slots), return_exceptions=True
         )
-        errors = [o for o in outcomes if isinstance(o, BaseException)]
-        auth = next((e for e in errors if isinstance(e, AuthError)), None)
-        if auth is not None or len(errors) == len(self._slots):
-            await self.close()
-            raise auth or errors[0]
+        errors: list[BaseException] = []
         for slot, outcome in zip(self._slots, outcomes, strict=True):
             if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome  # cancellation and the like are not connection failures
+                errors.append(outcome)
+                slot.last_error = f"{type(outcome).__name__}: {outcome}"
                 logger.warning("%s unavailable at start: %s", slot.endpoint.key, outcome)
                 self._schedule_reconnect(slot, set())
+        auth = next((e for e in errors if isinstance(e, AuthError)), None)
+        if auth is not None:
+            raise auth
+        if errors and len(errors) == len(self._slots):
+            raise errors[0]
 
     async def close(self) -> None:
         """Stop reconnecting and close every connection; idempotent."""
@@ -271,6 +278,12 @@ class CodexPool:
 
     def _slot_for_thread(self, thread_id: str, endpoint_key: str | None) -> _Slot:
         """The slot a thread is pinned to, pinning it now if need be."""
+        if endpoint_key is not None and endpoint_key not in self.endpoint_keys:
+            # A key stored before the deployment's endpoints changed: don't fail the thread.
+            logger.warning(
+                "unknown endpoint %r for thread %s; using the default", endpoint_key, thread_id
+            )
+            endpoint_key = None
         slot = self._pins.get(thread_id)
         if slot is not None and (endpoint_key is None or slot.endpoint.key == endpoint_key):
             return slot
@@ -371,10 +384,12 @@ class CodexPool:
         return await conn.request(method, params)
 
     async def check(self) -> dict[str, Any]:
-        """Health of every endpoint: ``{"ok": bool, "endpoints": {key: {...}}}``.
+        """Health of every endpoint: ``{endpoint_key: {"ok": bool, ...}}``.
 
-        A running pool reports its connections as they are; a pool not started probes each
-        endpoint with a one-off connection (for a ``doctor`` command).
+        Each entry has ``initialize`` (the server's initialize result) when a connection is
+        up, and ``error`` when one failed. A running pool reports its connections as they
+        are, without any I/O (cheap enough for every ``/readyz``); a pool not started (or
+        closed) probes each endpoint with a one-off connection, for a ``doctor`` command.
         """
         report: dict[str, Any] = {}
         for endpoint in self._endpoints:
@@ -395,7 +410,7 @@ class CodexPool:
             else:
                 entry = await self._probe(endpoint)
             report[endpoint.key] = entry
-        return {"ok": all(e["ok"] for e in report.values()), "endpoints": report}
+        return report
 
     async def _probe(self, endpoint: Endpoint) -> dict[str, Any]:
         try:

@@ -213,11 +213,13 @@ async def test_reconnect_backs_off_while_the_server_is_down(
         pool.add_reconnect_listener(lambda key: reconnected.set())
         await fake.close()
         await sleeps.wait_count(5)
-        assert not (await pool.check())["ok"]
+        down = (await pool.check())[fake.url]
         await fake.start()
         await asyncio.wait_for(reconnected.wait(), 5)
         health = await pool.check()
-    assert health["ok"]
+    assert not down["ok"]
+    assert "error" in down
+    assert health[fake.url]["ok"]
     assert sleeps.delays[:5] == [0.01, 0.02, 0.04, 0.08, 0.08]
 
 
@@ -229,6 +231,7 @@ async def test_http_401_raises_auth_error_at_once(tmp_path: Path, sleeps: Record
         pool = make_pool(fake.url, sleeps, endpoint={"auth": CapabilityTokenAuth(token_file)})
         with pytest.raises(AuthError) as caught:
             await pool.start()
+        await pool.close()  # start() leaves background retries to the caller's choice
     assert len(fake.upgrade_headers) == 1
     assert sleeps.delays == []
     assert "wrong-token" not in str(caught.value)
@@ -330,10 +333,25 @@ async def test_steer_errors_map_to_typed_exceptions(
 async def test_start_fails_with_transport_error_when_nothing_listens(
     sleeps: RecordingSleep,
 ) -> None:
-    """A pool whose only endpoint refuses connections raises TransportError from start()."""
-    pool = make_pool(f"ws://127.0.0.1:{free_port()}", sleeps)
+    """A pool whose only endpoint refuses connections raises TransportError from start(),
+    keeps retrying in the background, and works once a server appears there."""
+    port = free_port()
+    pool = make_pool(f"ws://127.0.0.1:{port}", sleeps)
+    reconnected = asyncio.Event()
+    pool.add_reconnect_listener(lambda key: reconnected.set())
     with pytest.raises(TransportError):
         await pool.start()
+    late = FakeAppServer()
+    late.port = port
+    try:
+        await sleeps.wait_count(2)
+        await late.start()
+        await asyncio.wait_for(reconnected.wait(), 5)
+        thread = await pool.start_thread()
+    finally:
+        await pool.close()
+        await late.close()
+    assert thread.endpoint_key == f"ws://127.0.0.1:{port}"
 
 
 async def test_a_thread_the_server_forgot_is_resumed_and_the_turn_retried(
@@ -392,7 +410,18 @@ async def test_start_survives_one_endpoint_being_down(
     async with CodexPool([Endpoint(dead), Endpoint(fake.url)], backoff=backoff) as pool:
         health = await pool.check()
         thread = await pool.start_thread()
-    assert not health["ok"]
-    assert health["endpoints"][fake.url]["ok"]
-    assert not health["endpoints"][dead]["ok"]
+    assert health[fake.url]["ok"]
+    assert not health[dead]["ok"]
+    assert "TransportError" in health[dead]["error"]
     assert thread.endpoint_key == fake.url
+
+
+async def test_a_stale_stored_endpoint_key_falls_back_to_the_default(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """A thread stored under an endpoint no longer configured is served by the first one."""
+    async with make_pool(fake.url, sleeps) as pool:
+        thread = pool.thread("stored-thread", endpoint_key="ws://10.0.0.9:1")
+        result = await (await thread.start_turn("moved")).wait()
+    assert thread.endpoint_key == fake.url
+    assert result.final_text == "echo: moved"

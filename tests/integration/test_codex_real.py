@@ -73,8 +73,8 @@ async def test_handshake_reports_the_real_server(
 ) -> None:
     """initialize succeeds and check() reports the server's user agent and CODEX_HOME."""
     health = await pool.check()
-    entry = health["endpoints"][codex_server.url]
-    assert health["ok"]
+    entry = health[codex_server.url]
+    assert entry["ok"]
     assert entry["initialize"]["codexHome"] == str(codex_server.home)
     assert "0.169.0" in entry["initialize"]["userAgent"]
 
@@ -258,7 +258,7 @@ async def test_stdio_transport_runs_turns(
         result = await (await thread.start_turn("over stdio")).wait()
         health = await pool.check()
     assert result.final_text == "echo: over stdio"
-    assert health["endpoints"]["stdio"]["initialize"]["codexHome"] == str(peer.home)
+    assert health["stdio"]["initialize"]["codexHome"] == str(peer.home)
 
 
 async def test_server_killed_mid_turn_then_restarted(
