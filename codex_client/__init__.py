@@ -6,9 +6,7 @@ threads, and hands out :class:`ThreadHandle` and :class:`TurnHandle` objects who
 :class:`CodexError`. Nothing here imports the Slack bot: this package stands alone.
 """
 
-from .approvals import ApprovalHandler, ApprovalRequest
 from .auth import CapabilityTokenAuth, NoAuth, SignedBearerTokenAuth
-from .endpoint import Endpoint, TlsOptions
 from .errors import (
     AuthError,
     CodexError,
@@ -24,6 +22,8 @@ from .errors import (
 )
 from .models import (
     AgentMessageDelta,
+    ApprovalHandler,
+    ApprovalRequest,
     ItemCompleted,
     ItemStarted,
     OtherNotification,
@@ -40,6 +40,7 @@ from .models import (
 from .pool import CodexPool
 from .retry import Backoff
 from .threads import ThreadHandle, TurnHandle, TurnPager
+from .transport import Endpoint, TlsOptions
 
 __all__ = [
     "AgentMessageDelta",

@@ -32,8 +32,6 @@ from ._protocol import (
     ServerRequest,
 )
 from ._routing import Router, TurnStream
-from .approvals import ApprovalHandler, ApprovalRequest
-from .endpoint import Endpoint
 from .errors import (
     METHOD_NOT_FOUND_CODE,
     ConnectionLost,
@@ -42,8 +40,9 @@ from .errors import (
     TransportError,
     rpc_error,
 )
+from .models import ApprovalHandler, ApprovalRequest
 from .retry import Backoff, retry_overloaded
-from .transport import Transport, open_transport
+from .transport import Endpoint, Transport, open_transport
 
 logger = logging.getLogger("codex_client.connection")
 

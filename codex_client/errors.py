@@ -81,31 +81,75 @@ class RpcError(CodexError):
         self.data = data
 
 
+# The subclasses below default every argument to the server's own wording, so fakes and
+# tests can raise them plainly: ``TurnMismatch(expected="a", actual="b")``.
+
+
 class ServerOverloaded(RpcError):
     """-32001: the server's request queue was full on every attempt."""
+
+    def __init__(
+        self,
+        method: str = "",
+        code: int = OVERLOADED_CODE,
+        message: str = "Server overloaded; retry later.",
+        data: Any = None,
+    ) -> None:
+        super().__init__(method, code, message, data)
 
 
 class NoActiveTurn(RpcError):
     """``turn/steer`` found no running turn; start a new turn instead."""
 
+    def __init__(
+        self,
+        method: str = "turn/steer",
+        code: int = INVALID_REQUEST_CODE,
+        message: str = "no active turn to steer",
+        data: Any = None,
+    ) -> None:
+        super().__init__(method, code, message, data)
+
 
 class TurnMismatch(RpcError):
     """``turn/steer`` named ``expected`` but ``actual`` is the running turn."""
 
-    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+    def __init__(
+        self,
+        method: str = "turn/steer",
+        code: int = INVALID_REQUEST_CODE,
+        message: str = "",
+        data: Any = None,
+        *,
+        expected: str | None = None,
+        actual: str | None = None,
+    ) -> None:
+        if not message:
+            message = f"expected active turn id `{expected or ''}` but found `{actual or ''}`"
         super().__init__(method, code, message, data)
         match = _TURN_MISMATCH.search(message)
-        self.expected: str = match.group(1) if match else ""
-        self.actual: str = match.group(2) if match else ""
+        self.expected: str = expected if expected is not None else (match.group(1) if match else "")
+        self.actual: str = actual if actual is not None else (match.group(2) if match else "")
 
 
 class ThreadNotFound(RpcError):
     """The thread is unknown to the server, or not loaded there (resume it first)."""
 
-    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+    def __init__(
+        self,
+        method: str = "",
+        code: int = INVALID_REQUEST_CODE,
+        message: str = "",
+        data: Any = None,
+        *,
+        thread_id: str | None = None,
+    ) -> None:
+        if not message:
+            message = f"thread not found: {thread_id or ''}"
         super().__init__(method, code, message, data)
         match = _THREAD_NOT_FOUND.search(message)
-        self.thread_id: str | None = match.group(1) if match and match.group(1) else None
+        found = match.group(1) if match and match.group(1) else None
+        self.thread_id: str | None = thread_id if thread_id is not None else found
 
 
 def rpc_error(method: str, code: int, message: str, data: Any = None) -> RpcError:

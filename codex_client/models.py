@@ -9,10 +9,20 @@ field through ``model_extra``.
 notification on the consumer side, so it is kept cheap: text deltas, by far the most
 frequent event, skip validation (their four fields are plain strings), and a notification
 that fails validation degrades to :class:`OtherNotification` instead of raising.
+
+Server-to-client requests (approval prompts and the like) are handed to the pool's
+:data:`ApprovalHandler` as :class:`ApprovalRequest` objects; whatever dict the handler
+returns is sent back as the JSON-RPC result (``{"decision": "accept"}``,
+``{"decision": "decline"}``…). A handler that raises, or a pool without a handler, answers
+with a JSON-RPC error, which the server takes as a refusal: an unanswered request would
+stall the turn forever. If the connection drops while a handler runs, the handler's task
+is cancelled (its answer could no longer be delivered); after the reconnect the server may
+ask again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
@@ -243,3 +253,46 @@ class TurnsPage:
     next_cursor: str | None
     cursor: str | None
     backwards_cursor: str | None = None
+
+
+COMMAND_APPROVAL = "item/commandExecution/requestApproval"
+FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
+
+
+@dataclass
+class ApprovalRequest:
+    """One server-to-client request, with the ids needed to route it to a conversation."""
+
+    method: str
+    request_id: int | str
+    thread_id: str | None
+    turn_id: str | None
+    params: dict[str, Any]
+    endpoint_key: str
+
+    @property
+    def item_id(self) -> str | None:
+        """The item (command, file change…) the request is about, when it names one."""
+        value = self.params.get("itemId")
+        return value if isinstance(value, str) else None
+
+    @property
+    def command(self) -> str | None:
+        """The command line awaiting approval (command approvals only)."""
+        value = self.params.get("command")
+        return value if isinstance(value, str) else None
+
+    @property
+    def reason(self) -> str | None:
+        """The model's stated reason, when it gave one."""
+        value = self.params.get("reason")
+        return value if isinstance(value, str) else None
+
+    @property
+    def available_decisions(self) -> list[Any]:
+        """The decisions the server offers (strings or objects); empty when it lists none."""
+        value = self.params.get("availableDecisions")
+        return list(value) if isinstance(value, list) else []
+
+
+ApprovalHandler = Callable[[ApprovalRequest], Awaitable[dict[str, Any]]]

@@ -22,9 +22,7 @@ from types import TracebackType
 from typing import Any
 
 from ._routing import TurnStream
-from .approvals import ApprovalHandler
 from .connection import ClientInfo, Connection, Settings
-from .endpoint import Endpoint
 from .errors import (
     OVERLOADED_CODE,
     AuthError,
@@ -33,8 +31,10 @@ from .errors import (
     RpcError,
     ThreadNotFound,
 )
+from .models import ApprovalHandler
 from .retry import Backoff, retry_forever
 from .threads import ThreadHandle
+from .transport import Endpoint
 
 logger = logging.getLogger("codex_client.pool")
 

@@ -22,6 +22,7 @@ from codex_client import (
     NoActiveTurn,
     RequestTimeout,
     ServerOverloaded,
+    SignedBearerTokenAuth,
     TransportError,
     TurnCompleted,
     TurnEvent,
@@ -237,21 +238,30 @@ async def test_http_401_raises_auth_error_at_once(tmp_path: Path, sleeps: Record
     assert "wrong-token" not in str(caught.value)
 
 
-async def test_token_is_sent_without_origin_and_never_logged(
-    tmp_path: Path, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("kind", ["capability-token", "jwt"])
+async def test_credentials_are_sent_without_origin_and_never_logged(
+    tmp_path: Path, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    """The upgrade carries the bearer token and no Origin; DEBUG logs never show the token."""
-    token = "s3cret-capability-token-value"
-    token_file = tmp_path / "token"
-    token_file.write_text(token + "\n")
+    """The upgrade carries the bearer token and no Origin; neither the token nor the secret
+    shows in DEBUG logs, reprs or the health report."""
+    secret = "s3cret-value-that-is-at-least-32-bytes-long"
+    secret_file = tmp_path / "secret"
+    secret_file.write_text(secret + "\n")
+    auth: CapabilityTokenAuth | SignedBearerTokenAuth = (
+        CapabilityTokenAuth(secret_file)
+        if kind == "capability-token"
+        else SignedBearerTokenAuth(secret_file, issuer="i", audience="a")
+    )
     caplog.set_level(logging.DEBUG)
-    async with FakeAppServer(token=token) as fake:
-        endpoint = {"auth": CapabilityTokenAuth(token_file)}
-        async with make_pool(fake.url, sleeps, endpoint=endpoint) as pool:
-            await pool.start_thread()
-            text = repr(pool._slots) + repr(await pool.check())
+    async with (
+        FakeAppServer(token=secret if kind == "capability-token" else None) as fake,
+        make_pool(fake.url, sleeps, endpoint={"auth": auth}) as pool,
+    ):
+        await pool.start_thread()
+        text = repr(pool._slots) + repr(await pool.check()) + repr(auth)
     headers = fake.upgrade_headers[0]
-    assert headers["Authorization"] == f"Bearer {token}"
+    token = headers["Authorization"].removeprefix("Bearer ")
+    assert token == secret if kind == "capability-token" else token.count(".") == 2
     assert "Origin" not in headers
     # The fake server's own (websockets.server) logs are not the client's business.
     client_logs = [
@@ -260,8 +270,9 @@ async def test_token_is_sent_without_origin_and_never_logged(
         if r.name.startswith(("codex_client", "websockets.client"))
     ]
     assert any(line.startswith("> Authorization:") for line in client_logs)
-    assert not any(token in line for line in client_logs)
-    assert token not in text
+    for needle in (token, secret):
+        assert not any(needle in line for line in client_logs)
+        assert needle not in text
 
 
 async def test_server_requests_are_answered_by_the_handler_or_refused(

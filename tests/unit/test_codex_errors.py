@@ -81,3 +81,13 @@ def test_the_module_docstring_draws_every_error_class() -> None:
         obj = getattr(codex_client, name)
         if isinstance(obj, type) and issubclass(obj, Exception):
             assert name in doc, name
+
+
+def test_typed_errors_can_be_raised_plainly_by_fakes() -> None:
+    """The typed errors build the server's wording from keyword arguments alone."""
+    mismatch = TurnMismatch(expected="a", actual="b")
+    assert (mismatch.expected, mismatch.actual) == ("a", "b")
+    assert rpc_error("turn/steer", -32600, mismatch.message).__class__ is TurnMismatch
+    assert NoActiveTurn().message == "no active turn to steer"
+    assert ServerOverloaded().code == -32001
+    assert ThreadNotFound(thread_id="t9").message == "thread not found: t9"
