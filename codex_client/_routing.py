@@ -20,7 +20,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from .models import ThreadItem, Turn, TurnError, TurnResult
+from .models import TurnError, TurnResult, parse_item, parse_turn
 
 Raw = tuple[str, dict[str, Any]]
 
@@ -122,8 +122,8 @@ class TurnStream:
 def summarise(turn_data: dict[str, Any], completed_messages: list[dict[str, Any]]) -> TurnResult:
     """A :class:`TurnResult` from the ``turn/completed`` turn and the agent messages that
     completed during the turn (``item/completed``), in arrival order."""
-    turn = Turn.model_validate(turn_data)
-    messages = [ThreadItem.model_validate(m) for m in completed_messages]
+    turn = parse_turn(turn_data)
+    messages = [m for m in map(parse_item, completed_messages) if m is not None]
     seen = {m.id for m in messages}
     # turn.items is the server's own summary; it can list a message we never saw complete
     # (e.g. events lost before a subscription), so merge it in.

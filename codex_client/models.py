@@ -22,12 +22,15 @@ ask again.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
+
+logger = logging.getLogger("codex_client.models")
 
 
 class _Model(BaseModel):
@@ -70,6 +73,31 @@ class Turn(_Model):
     started_at: int | None = None
     completed_at: int | None = None
     duration_ms: int | None = None
+
+
+def parse_item(data: Any) -> ThreadItem | None:
+    """A validated item, or None (logged) if it does not fit the model."""
+    try:
+        return ThreadItem.model_validate(data)
+    except ValidationError as exc:
+        logger.warning("ignoring an item that does not fit: %s", exc.errors()[:1])
+        return None
+
+
+def parse_turn(data: dict[str, Any]) -> Turn:
+    """A validated turn; items that do not fit are dropped rather than failing the turn."""
+    try:
+        return Turn.model_validate(data)
+    except ValidationError:
+        raw_items = data.get("items")
+        items = [i for i in map(parse_item, raw_items or []) if i is not None]
+        try:
+            turn = Turn.model_validate({**data, "items": []})
+        except ValidationError as exc:
+            logger.warning("a turn does not fit the model: %s", exc.errors()[:1])
+            turn = Turn.model_construct(id=str(data.get("id", "")), status=str(data.get("status")))
+        turn.items = items
+        return turn
 
 
 class _Event(_Model):

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from ._routing import TurnStream
-from .models import Turn, TurnEvent, TurnResult, TurnsPage, parse_event
+from .models import TurnEvent, TurnResult, TurnsPage, parse_event, parse_turn
 
 
 class ThreadBackend(Protocol):
@@ -206,7 +206,9 @@ class TurnPager:
             params["cursor"] = self.cursor
         result = await self._thread._call("thread/turns/list", params)
         data = result.get("data")
-        turns = [Turn.model_validate(t) for t in data] if isinstance(data, list) else []
+        turns = (
+            [parse_turn(t) for t in data if isinstance(t, dict)] if isinstance(data, list) else []
+        )
         next_cursor = result.get("nextCursor")
         backwards = result.get("backwardsCursor")
         page = TurnsPage(

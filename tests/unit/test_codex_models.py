@@ -145,3 +145,12 @@ def test_a_delta_of_the_wrong_shape_is_not_fast_tracked() -> None:
     event = parse_event("item/agentMessage/delta", {"threadId": "t", "itemId": "m", "delta": 3})
     assert isinstance(event, OtherNotification)
     assert event.params["delta"] == 3
+
+
+def test_an_item_of_the_wrong_shape_is_dropped_not_fatal() -> None:
+    """A turn whose items include one that does not fit still summarises from the rest."""
+    turn = done(items=[{"id": "bad", "type": "agentMessage", "text": ["not", "text"]}])
+    result = summarise(turn, [agent("a", "fine"), {"type": "agentMessage", "text": 5}])
+    assert result.final_text == "fine"
+    assert result.items == []
+    assert result.status == "completed"
