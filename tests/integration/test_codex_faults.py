@@ -148,8 +148,7 @@ async def test_a_slow_consumer_of_one_turn_never_stalls_another(
 async def test_drop_mid_turn_fails_the_stream_and_requests_then_reconnects_and_resumes(
     fake: FakeAppServer, sleeps: RecordingSleep
 ) -> None:
-    """A dropped connection ends the turn stream and pending requests with ConnectionLost;
-    the pool reconnects and sends thread/resume for the thread whose turn was running."""
+    """A drop fails the stream and pending requests; the pool reconnects and resumes the thread."""
     fake.hold_turns = True
     fake.stall.add("fake/neverAnswered")
     async with make_pool(fake.url, sleeps) as pool:
@@ -242,8 +241,7 @@ async def test_http_401_raises_auth_error_at_once(tmp_path: Path, sleeps: Record
 async def test_credentials_are_sent_without_origin_and_never_logged(
     tmp_path: Path, sleeps: RecordingSleep, caplog: pytest.LogCaptureFixture, kind: str
 ) -> None:
-    """The upgrade carries the bearer token and no Origin; neither the token nor the secret
-    shows in DEBUG logs, reprs or the health report."""
+    """The bearer token goes out without Origin and never shows in logs, reprs or health reports."""
     secret = "s3cret-value-that-is-at-least-32-bytes-long"
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret + "\n")
@@ -344,8 +342,7 @@ async def test_steer_errors_map_to_typed_exceptions(
 async def test_start_fails_with_transport_error_when_nothing_listens(
     sleeps: RecordingSleep,
 ) -> None:
-    """A pool whose only endpoint refuses connections raises TransportError from start(),
-    keeps retrying in the background, and works once a server appears there."""
+    """start() raises TransportError when nothing listens, then recovers once a server appears."""
     port = free_port()
     pool = make_pool(f"ws://127.0.0.1:{port}", sleeps)
     reconnected = asyncio.Event()
@@ -391,8 +388,7 @@ async def test_unsubscribe_clears_the_mark_and_the_next_turn_resumes(
 
 
 async def test_threads_spread_over_endpoints_and_connections(sleeps: RecordingSleep) -> None:
-    """New threads go to the least-loaded endpoint, then to its least-used connection, and
-    stay pinned there; a handle made from a stored key reaches the same server."""
+    """New threads go to the least-loaded endpoint and connection, and stay pinned there."""
     async with FakeAppServer() as one, FakeAppServer() as two:
         backoff = Backoff(initial=0.01, jitter=0.0, sleep=sleeps)
         endpoints = [Endpoint(one.url), Endpoint(two.url)]
@@ -414,8 +410,7 @@ async def test_threads_spread_over_endpoints_and_connections(sleeps: RecordingSl
 async def test_start_survives_one_endpoint_being_down(
     fake: FakeAppServer, sleeps: RecordingSleep
 ) -> None:
-    """With one of two endpoints unreachable, start() succeeds, check() says which is down,
-    and new threads go to the live one."""
+    """With one endpoint down, start() succeeds, check() names it, and threads go to the other."""
     dead = f"ws://127.0.0.1:{free_port()}"
     backoff = Backoff(initial=0.01, maximum=0.02, jitter=0.0, sleep=sleeps)
     async with CodexPool([Endpoint(dead), Endpoint(fake.url)], backoff=backoff) as pool:

@@ -149,8 +149,7 @@ async def test_interrupt_ends_the_turn_as_interrupted(
 async def test_paging_backward_over_many_turns_has_no_gap_and_no_duplicate(
     pool: CodexPool,
 ) -> None:
-    """Paging 26 turns by 7, newest first, visits each once and ends at the oldest; a pager
-    rebuilt from a stored cursor continues where the first left off."""
+    """Paging 26 turns backward visits each once, ends at the oldest, and resumes from a cursor."""
     thread = await pool.start_thread()
     started = []
     for n in range(26):
@@ -209,8 +208,7 @@ async def test_jwt_with_the_wrong_audience_is_refused(server_factory: Any) -> No
 async def test_command_approval_is_asked_and_the_answer_is_honoured(
     codex_server: CodexServer, model_server: ModelServer, decision: str
 ) -> None:
-    """Under approvalPolicy "untrusted" an exec_command asks first; accept runs it, decline
-    leaves the item declined; both turns complete."""
+    """Under "untrusted" a command asks first; accept runs it, decline leaves it declined."""
     asked: list[ApprovalRequest] = []
 
     async def handler(request: ApprovalRequest) -> dict[str, Any]:
@@ -264,9 +262,7 @@ async def test_stdio_transport_runs_turns(
 async def test_server_killed_mid_turn_then_restarted(
     codex_server: CodexServer, model_server: ModelServer
 ) -> None:
-    """Killing the server ends the running turn's stream and a pending request with
-    ConnectionLost; once it is back on the same port, the pool reconnects, resumes the
-    thread, and a new turn on it works."""
+    """A killed server fails the turn and a pending request; after restart a resumed turn works."""
     async with pool_for(codex_server) as pool:
         reconnected = asyncio.Event()
         pool.add_reconnect_listener(lambda key: reconnected.set())
