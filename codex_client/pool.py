@@ -111,7 +111,11 @@ class CodexPool:
         self._listeners.append(callback)
 
     async def __aenter__(self) -> CodexPool:
-        await self.start()
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()  # no __aexit__ follows a failed __aenter__: stop the retries
+            raise
         return self
 
     async def __aexit__(
