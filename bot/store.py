@@ -1,0 +1,451 @@
+"""Every Redis key the bot uses, with its TTL and the reason for it.
+
+All keys start with ``cs:`` so the bot can share a Redis with other tenants. The table below is
+the whole inventory; nothing else in the bot writes to Redis except :mod:`bot.ratelimit`, whose
+keys (``cs:rl:{<team>}:*``) are documented there because they belong to the update budget.
+
+=========================================  ======  ==============================================
+key                                        TTL     why
+=========================================  ======  ==============================================
+``cs:seen:event:<event_id>``               1 h     Slack retries an event up to 3 times within
+                                                   minutes; an hour outlives every retry.
+``cs:seen:msg:<channel>:<ts>``             1 h     ``app_mention`` and ``message`` both fire for
+                                                   one post with different event ids.
+``cs:thread:<team>:<channel>:<thread_ts>`` 90 d    Slack thread -> Codex thread. Refreshed on each
+                                                   use, so live conversations never expire; an
+                                                   abandoned thread is forgotten after a quarter.
+``cs:codex:<codex_thread_id>``             90 d    Reverse index for notifications and approvals;
+                                                   refreshed together with the forward key.
+``cs:turn:<codex_thread_id>``              24 h    The running turn, for ``/steer`` and stop.
+                                                   Cleared when the turn ends; the TTL only cleans
+                                                   up after a replica that died mid-turn.
+``cs:lease:<key>``                         caller  One running turn per Slack thread across
+                                                   replicas; the holder renews it, so a dead
+                                                   replica's lease lapses by itself.
+``cs:pending:<thread_key>``                24 h    Mentions queued behind a running turn. Renewed
+                                                   on every push; only a queue nobody drained for a
+                                                   day (every replica down) expires.
+``cs:recent:<team>:<channel>:<user>``      90 d    A user's recent Codex threads in a channel, for
+                                                   ``/steer`` and ``/recap`` typed in the channel.
+``cs:cursor:<short_id>``                   24 h    Recap paging cursors; an "Older" button older
+                                                   than a day answers "expired" instead of paging.
+``cs:approval:<approval_id>``              24 h    An approval prompt and its answer; a click a
+                                                   day later is told the request expired.
+=========================================  ======  ==============================================
+
+Approval decisions are also published on the pub/sub channel :data:`APPROVAL_DECISIONS` so the
+replica whose Codex connection holds the request can answer it, whichever replica got the click.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Final, cast
+
+import redis.asyncio as aioredis
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "APPROVAL_DECISIONS",
+    "APPROVAL_TTL",
+    "CURSOR_TTL",
+    "DEDUPE_TTL",
+    "PENDING_TTL",
+    "THREAD_TTL",
+    "TURN_TTL",
+    "ActiveTurn",
+    "ApprovalDecision",
+    "ApprovalRecord",
+    "ApprovalState",
+    "Store",
+    "ThreadRecord",
+    "thread_key",
+]
+
+DEDUPE_TTL: Final = 3600
+THREAD_TTL: Final = 90 * 86400
+TURN_TTL: Final = 86400
+PENDING_TTL: Final = 86400
+RECENT_TTL: Final = 90 * 86400
+RECENT_KEEP: Final = 20
+CURSOR_TTL: Final = 86400
+APPROVAL_TTL: Final = 86400
+
+APPROVAL_DECISIONS: Final = "cs:approvals:decided"
+"""Pub/sub channel carrying one :class:`ApprovalDecision` JSON per resolved approval."""
+
+_PREFIX: Final = "cs:"
+
+# Compare-and-delete: only the turn that set the record may clear it, so a late
+# turn/completed of turn A never wipes the record of turn B that started since.
+_CLEAR_TURN = """
+if redis.call('HGET', KEYS[1], 'turn_id') == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+_RENEW_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+
+_RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+# First writer wins, and the winner's decision is published in the same atomic step so
+# no subscriber can see a decision that the hash does not hold.
+_RESOLVE_APPROVAL = """
+if redis.call('HEXISTS', KEYS[1], 'record') == 0 then
+  return -1
+end
+if redis.call('HSETNX', KEYS[1], 'decision', ARGV[1]) == 0 then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'decided_by', ARGV[2], 'decided_at', ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"""
+
+
+def thread_key(team: str, channel: str, thread_ts: str) -> str:
+    """The identity of a Slack thread, used for its lease and its queue of pending mentions."""
+    return f"{team}:{channel}:{thread_ts}"
+
+
+class ThreadRecord(BaseModel):
+    """Which Codex thread (on which endpoint) holds a Slack thread's conversation."""
+
+    model_config = ConfigDict(frozen=True)
+
+    codex_thread_id: str
+    endpoint_key: str
+    team: str
+    channel: str
+    thread_ts: str
+    started_by: str
+    created_at: float
+
+    @property
+    def key(self) -> str:
+        """This Slack thread's :func:`thread_key`."""
+        return thread_key(self.team, self.channel, self.thread_ts)
+
+
+class ActiveTurn(BaseModel):
+    """The turn running in a Codex thread: who started it and which Slack message shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    turn_id: str
+    user: str
+    reply_ts: str
+    started_at: float
+
+
+class ApprovalRecord(BaseModel):
+    """An approval prompt posted to Slack, with what is needed to answer Codex later."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_id: str
+    codex_thread_id: str
+    turn_id: str
+    request_id: str | int
+    endpoint_key: str
+    method: str
+    channel: str
+    thread_ts: str
+    message_ts: str
+    started_by: str
+    available_decisions: list[Any]
+    created_at: float
+
+
+class ApprovalDecision(BaseModel):
+    """An answer to an approval; ``decision`` is the JSON text of Codex's decision value."""
+
+    model_config = ConfigDict(frozen=True)
+
+    approval_id: str
+    decision: str
+    user: str
+    decided_at: float
+
+
+class ApprovalState(BaseModel):
+    """An approval as stored: the prompt, and its decision once someone answered."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: ApprovalRecord
+    decision: ApprovalDecision | None
+
+
+def _text(value: bytes | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.decode()
+
+
+class Store:
+    """Async access to the bot's Redis state; safe to share between tasks and replicas.
+
+    Works with clients created with or without ``decode_responses``. ``clock`` gives wall-clock
+    seconds and only feeds timestamps that are stored (``created_at``, recency scores).
+    """
+
+    def __init__(self, redis: aioredis.Redis, *, clock: Callable[[], float] = time.time) -> None:
+        self._redis = redis
+        self._clock = clock
+        self._clear_turn = redis.register_script(_CLEAR_TURN)
+        self._renew_lease = redis.register_script(_RENEW_LEASE)
+        self._release_lease = redis.register_script(_RELEASE_LEASE)
+        self._resolve_approval = redis.register_script(_RESOLVE_APPROVAL)
+
+    # -- dedupe -----------------------------------------------------------------------------
+
+    async def claim_event(self, event_id: str) -> bool:
+        """True the first time an ``event_id`` is seen within :data:`DEDUPE_TTL`, else False."""
+        return bool(
+            await self._redis.set(f"{_PREFIX}seen:event:{event_id}", 1, nx=True, ex=DEDUPE_TTL)
+        )
+
+    async def claim_message(self, channel: str, ts: str) -> bool:
+        """True the first time a message (channel, ts) is seen within :data:`DEDUPE_TTL`."""
+        key = f"{_PREFIX}seen:msg:{channel}:{ts}"
+        return bool(await self._redis.set(key, 1, nx=True, ex=DEDUPE_TTL))
+
+    # -- Slack thread <-> Codex thread ------------------------------------------------------
+
+    @staticmethod
+    def _thread_key(team: str, channel: str, thread_ts: str) -> str:
+        return f"{_PREFIX}thread:{thread_key(team, channel, thread_ts)}"
+
+    async def get_thread(self, team: str, channel: str, thread_ts: str) -> ThreadRecord | None:
+        """The Codex thread mapped to a Slack thread, refreshing both keys' TTL; None if unknown."""
+        key = self._thread_key(team, channel, thread_ts)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(key)
+            pipe.expire(key, THREAD_TTL)
+            raw, _ = await pipe.execute()
+        if raw is None:
+            return None
+        record = ThreadRecord.model_validate_json(raw)
+        await self._redis.expire(f"{_PREFIX}codex:{record.codex_thread_id}", THREAD_TTL)
+        return record
+
+    async def thread_for_codex(self, codex_thread_id: str) -> ThreadRecord | None:
+        """The Slack thread that a Codex thread belongs to, or None if unknown."""
+        key = _text(await self._redis.get(f"{_PREFIX}codex:{codex_thread_id}"))
+        if key is None:
+            return None
+        raw = await self._redis.get(f"{_PREFIX}thread:{key}")
+        return None if raw is None else ThreadRecord.model_validate_json(raw)
+
+    async def save_thread(self, record: ThreadRecord) -> None:
+        """Map a Slack thread to a Codex thread, replacing any earlier mapping."""
+        await self._write_thread(record, only_if_absent=False)
+
+    async def claim_thread(self, record: ThreadRecord) -> ThreadRecord:
+        """Save ``record`` unless the Slack thread is already mapped; return the mapping in force.
+
+        Two replicas racing to create a thread both call this; the loser gets the winner's record
+        and should use that Codex thread instead of its own.
+        """
+        if await self._write_thread(record, only_if_absent=True):
+            return record
+        existing = await self.get_thread(record.team, record.channel, record.thread_ts)
+        # The winner's key can only vanish here if someone deleted it by hand in between.
+        return existing if existing is not None else record
+
+    async def _write_thread(self, record: ThreadRecord, *, only_if_absent: bool) -> bool:
+        key = self._thread_key(record.team, record.channel, record.thread_ts)
+        if not await self._redis.set(
+            key, record.model_dump_json(), ex=THREAD_TTL, nx=only_if_absent
+        ):
+            return False
+        await self._redis.set(f"{_PREFIX}codex:{record.codex_thread_id}", record.key, ex=THREAD_TTL)
+        return True
+
+    # -- the running turn -------------------------------------------------------------------
+
+    async def set_active_turn(
+        self, codex_thread_id: str, turn_id: str, user: str, reply_ts: str
+    ) -> None:
+        """Record the turn now running in a Codex thread, replacing any earlier one."""
+        key = f"{_PREFIX}turn:{codex_thread_id}"
+        fields = {
+            "turn_id": turn_id,
+            "user": user,
+            "reply_ts": reply_ts,
+            "started_at": repr(self._clock()),
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping=fields)
+            pipe.expire(key, TURN_TTL)
+            await pipe.execute()
+
+    async def get_active_turn(self, codex_thread_id: str) -> ActiveTurn | None:
+        """The turn running in a Codex thread, or None."""
+        raw = await cast(Any, self._redis.hgetall(f"{_PREFIX}turn:{codex_thread_id}"))
+        if not raw:
+            return None
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return ActiveTurn.model_validate(fields)
+
+    async def clear_active_turn(self, codex_thread_id: str, turn_id: str) -> bool:
+        """Forget the running turn if it is still ``turn_id``; True if it was cleared."""
+        cleared = await self._clear_turn(keys=[f"{_PREFIX}turn:{codex_thread_id}"], args=[turn_id])
+        return bool(cleared)
+
+    # -- leases -----------------------------------------------------------------------------
+
+    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Take the lease ``key`` for ``ttl`` seconds if nobody holds it; True on success."""
+        return bool(await self._redis.set(f"{_PREFIX}lease:{key}", owner, nx=True, px=_ms(ttl)))
+
+    async def renew_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Extend the lease to ``ttl`` seconds from now if ``owner`` still holds it."""
+        args: list[str | int] = [owner, _ms(ttl)]
+        return bool(await self._renew_lease(keys=[f"{_PREFIX}lease:{key}"], args=args))
+
+    async def release_lease(self, key: str, owner: str) -> bool:
+        """Give the lease up if ``owner`` still holds it; True if it was released."""
+        return bool(await self._release_lease(keys=[f"{_PREFIX}lease:{key}"], args=[owner]))
+
+    async def lease_owner(self, key: str) -> str | None:
+        """Who holds the lease ``key`` now, or None."""
+        return _text(await self._redis.get(f"{_PREFIX}lease:{key}"))
+
+    # -- mentions queued behind a running turn ----------------------------------------------
+
+    async def enqueue_pending(self, thread_key: str, item_json: str) -> int:
+        """Append a mention to the thread's queue; returns the queue's new length."""
+        key = f"{_PREFIX}pending:{thread_key}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, item_json)
+            pipe.expire(key, PENDING_TTL)
+            length, _ = await pipe.execute()
+        return int(length)
+
+    async def requeue_pending(self, thread_key: str, item_json: str) -> None:
+        """Put a popped mention back at the head, for when its turn could not start after all."""
+        key = f"{_PREFIX}pending:{thread_key}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lpush(key, item_json)
+            pipe.expire(key, PENDING_TTL)
+            await pipe.execute()
+
+    async def pop_pending(self, thread_key: str) -> str | None:
+        """Take the oldest queued mention of a thread, or None when the queue is empty."""
+        raw = await cast(Any, self._redis.lpop(f"{_PREFIX}pending:{thread_key}"))
+        return _text(raw)
+
+    async def pending_count(self, thread_key: str) -> int:
+        """How many mentions wait behind the thread's running turn."""
+        return int(await cast(Any, self._redis.llen(f"{_PREFIX}pending:{thread_key}")))
+
+    # -- a user's recent threads in a channel -----------------------------------------------
+
+    async def remember_user_thread(
+        self, team: str, channel: str, user: str, thread_ts: str
+    ) -> None:
+        """Note that ``user`` just used the thread ``thread_ts``; keeps the newest 20."""
+        key = f"{_PREFIX}recent:{team}:{channel}:{user}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {thread_ts: self._clock()})
+            pipe.zremrangebyrank(key, 0, -RECENT_KEEP - 1)
+            pipe.expire(key, RECENT_TTL)
+            await pipe.execute()
+
+    async def recent_user_threads(
+        self, team: str, channel: str, user: str, limit: int = RECENT_KEEP
+    ) -> list[str]:
+        """The ``thread_ts`` of the user's Codex threads in the channel, latest used first."""
+        key = f"{_PREFIX}recent:{team}:{channel}:{user}"
+        raw = await self._redis.zrevrange(key, 0, limit - 1)
+        return [cast(str, _text(member)) for member in raw]
+
+    # -- recap cursors ----------------------------------------------------------------------
+
+    async def save_cursor(self, payload: Mapping[str, Any]) -> str:
+        """Keep a paging cursor (any JSON object) for a day; returns the short id for buttons."""
+        short_id = secrets.token_urlsafe(9)
+        await self._redis.set(f"{_PREFIX}cursor:{short_id}", json.dumps(payload), ex=CURSOR_TTL)
+        return short_id
+
+    async def load_cursor(self, short_id: str) -> dict[str, Any] | None:
+        """The payload saved under ``short_id``, or None if it expired or never existed."""
+        raw = await self._redis.get(f"{_PREFIX}cursor:{short_id}")
+        if raw is None:
+            return None
+        payload: dict[str, Any] = json.loads(raw)
+        return payload
+
+    # -- approvals --------------------------------------------------------------------------
+
+    async def save_approval(self, record: ApprovalRecord) -> None:
+        """Store an approval prompt, unanswered, for :data:`APPROVAL_TTL`."""
+        key = f"{_PREFIX}approval:{record.approval_id}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, "record", record.model_dump_json())
+            pipe.expire(key, APPROVAL_TTL)
+            await pipe.execute()
+
+    async def resolve_approval(self, approval_id: str, decision: str, user: str) -> bool:
+        """Record ``user``'s decision if nobody answered first; True if this call won.
+
+        The winner's :class:`ApprovalDecision` is published on :data:`APPROVAL_DECISIONS`. An
+        unknown or expired approval is never resolved. To mark a request that Codex dropped,
+        resolve it with the decision ``"expired"`` and an empty user.
+        """
+        decided = ApprovalDecision(
+            approval_id=approval_id, decision=decision, user=user, decided_at=self._clock()
+        )
+        args = [
+            decision,
+            user,
+            repr(decided.decided_at),
+            APPROVAL_DECISIONS,
+            decided.model_dump_json(),
+        ]
+        outcome = await self._resolve_approval(keys=[f"{_PREFIX}approval:{approval_id}"], args=args)
+        return int(outcome) == 1
+
+    async def get_approval(self, approval_id: str) -> ApprovalState | None:
+        """The approval and its decision if any; None once it expired or if it never existed."""
+        raw = await cast(Any, self._redis.hgetall(f"{_PREFIX}approval:{approval_id}"))
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        if "record" not in fields:
+            return None
+        record = ApprovalRecord.model_validate_json(cast(str, fields["record"]))
+        decision = None
+        if fields.get("decision") is not None:
+            decision = ApprovalDecision(
+                approval_id=approval_id,
+                decision=cast(str, fields["decision"]),
+                user=fields.get("decided_by") or "",
+                decided_at=float(fields.get("decided_at") or 0.0),
+            )
+        return ApprovalState(record=record, decision=decision)
+
+    @staticmethod
+    def parse_decision(message_data: bytes | str) -> ApprovalDecision:
+        """Decode one message received on :data:`APPROVAL_DECISIONS`."""
+        return ApprovalDecision.model_validate_json(message_data)
+
+
+def _ms(seconds: float) -> int:
+    # Redis wants whole milliseconds, and at least one: PX 0 is an error.
+    return max(1, round(seconds * 1000))
