@@ -1,0 +1,362 @@
+"""The bot's settings, from the environment and an optional ``.env`` file.
+
+Every knob is a field of :class:`Settings`, documented where it is declared; the environment
+variable is the field name in upper case (``slack_bot_token`` <- ``SLACK_BOT_TOKEN``). A missing
+or wrong setting fails at construction with a :class:`pydantic.ValidationError`;
+:func:`describe_validation_error` turns it into lines that name each offending variable and
+never echo its value. Secrets are :class:`pydantic.SecretStr` and stay masked in ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import model_validator as _model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from codex_client import Endpoint
+
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ApprovalPolicy",
+    "ChannelPolicy",
+    "Sandbox",
+    "Settings",
+    "default_codex_bin",
+    "describe_validation_error",
+]
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_SHARED_SECRET_BYTES = 32
+
+Action = Literal["mention", "steer", "recap", "stop", "approve"]
+ACTIONS: tuple[Action, ...] = ("mention", "steer", "recap", "stop", "approve")
+Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
+ApprovalPolicy = Literal["untrusted", "on-request", "never"]
+IdList = Annotated[list[str], NoDecode]
+
+
+def default_codex_bin() -> str:
+    """The project's pinned Codex (``.tools/codex``, native binary first), else ``codex``."""
+    base = PROJECT_ROOT / ".tools" / "codex" / "node_modules"
+    native = sorted(base.glob("@openai/codex-linux-*/vendor/*/bin/codex"))
+    for candidate in [*native, base / ".bin" / "codex"]:
+        if candidate.is_file():
+            return str(candidate)
+    return "codex"
+
+
+class ChannelPolicy(BaseModel):
+    """How Codex threads started in one channel run; None keeps the global default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    approval_policy: ApprovalPolicy | None = None
+    sandbox: Sandbox | None = None
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read once at start."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        hide_input_in_errors=True,
+        frozen=True,
+    )
+
+    # -- Slack ------------------------------------------------------------------------------
+    slack_bot_token: SecretStr
+    """SLACK_BOT_TOKEN: the bot token (``xoxb-…``) used for every Web API call."""
+    slack_signing_secret: SecretStr | None = None
+    """SLACK_SIGNING_SECRET: verifies HTTP requests from Slack; required in HTTP mode."""
+    slack_app_token: SecretStr | None = None
+    """SLACK_APP_TOKEN: app-level token (``xapp-…``) for Socket Mode; when set, the default mode."""
+    slack_api_url: str = "https://slack.com/api/"
+    """SLACK_API_URL: base URL of the Web API (a test fake's URL in tests); ends with ``/``."""
+    slack_update_budget_per_minute: int = Field(default=50, ge=2)
+    """SLACK_UPDATE_BUDGET_PER_MINUTE: ``chat.update`` calls per minute for the whole workspace,
+    shared by every thread and replica (Slack's Tier 3 is about 50)."""
+    slack_min_edit_interval_seconds: float = Field(default=1.0, ge=0)
+    """SLACK_MIN_EDIT_INTERVAL_SECONDS: the shortest time between two edits of one message."""
+
+    # -- Codex ------------------------------------------------------------------------------
+    codex_url: str | None = None
+    """CODEX_URL: comma-separated ``ws://``/``wss://`` app-server URLs; unset spawns
+    ``CODEX_BIN app-server`` over stdio."""
+    codex_auth: Literal["none", "capability-token", "signed-bearer-token"] = "none"
+    """CODEX_AUTH: how the bot authenticates to CODEX_URL (the app-server's ``--ws-auth``)."""
+    codex_token_file: Path | None = None
+    """CODEX_TOKEN_FILE: file holding the capability token (CODEX_AUTH=capability-token)."""
+    codex_shared_secret_file: Path | None = None
+    """CODEX_SHARED_SECRET_FILE: file holding the HS256 secret, at least 32 bytes once trimmed
+    (CODEX_AUTH=signed-bearer-token)."""
+    codex_jwt_issuer: str | None = None
+    """CODEX_JWT_ISSUER: ``iss`` of the bot's JWTs; must match the server's ``--ws-issuer``."""
+    codex_jwt_audience: str | None = None
+    """CODEX_JWT_AUDIENCE: ``aud`` of the bot's JWTs; must match the server's ``--ws-audience``."""
+    codex_ca_file: Path | None = None
+    """CODEX_CA_FILE: extra CA bundle to trust for ``wss://`` (a private CA)."""
+    codex_tls_verify: bool = True
+    """CODEX_TLS_VERIFY: false disables certificate checks for ``wss://``; for tests only."""
+    codex_bin: str = Field(default_factory=default_codex_bin)
+    """CODEX_BIN: the codex binary spawned when CODEX_URL is unset; default: the project's
+    pinned install in ``.tools/codex`` if present, else ``codex`` on PATH."""
+    codex_model: str | None = None
+    """CODEX_MODEL: model for new threads; unset uses the app-server's configured default."""
+    codex_cwd: str | None = None
+    """CODEX_CWD: working directory of new threads (and of the stdio child)."""
+    codex_sandbox: Sandbox | None = None
+    """CODEX_SANDBOX: sandbox of new threads; unset uses the app-server's default."""
+    codex_approval_policy: ApprovalPolicy | None = None
+    """CODEX_APPROVAL_POLICY: when Codex asks before acting; unset uses the server's default."""
+    codex_channel_policies: dict[str, ChannelPolicy] = Field(default_factory=dict)
+    """CODEX_CHANNEL_POLICIES: JSON of per-channel overrides, e.g.
+    ``{"C123": {"approval_policy": "untrusted", "sandbox": "workspace-write"}}``."""
+
+    # -- who may do what (comma-separated Slack ids; empty = everyone) ----------------------
+    allowed_channels: IdList = Field(default_factory=list)
+    """ALLOWED_CHANNELS: channels where the bot acts at all."""
+    allowed_users: IdList = Field(default_factory=list)
+    """ALLOWED_USERS: users (``U…``) or user groups (``S…``) the bot serves at all."""
+    allow_mention_users: IdList = Field(default_factory=list)
+    """ALLOW_MENTION_USERS: who may start turns by mentioning the bot."""
+    allow_mention_channels: IdList = Field(default_factory=list)
+    """ALLOW_MENTION_CHANNELS: where turns may be started."""
+    allow_steer_users: IdList = Field(default_factory=list)
+    """ALLOW_STEER_USERS: who may steer a running turn."""
+    allow_steer_channels: IdList = Field(default_factory=list)
+    """ALLOW_STEER_CHANNELS: where turns may be steered."""
+    allow_recap_users: IdList = Field(default_factory=list)
+    """ALLOW_RECAP_USERS: who may ask for a recap."""
+    allow_recap_channels: IdList = Field(default_factory=list)
+    """ALLOW_RECAP_CHANNELS: where recaps may be asked for."""
+    allow_stop_users: IdList = Field(default_factory=list)
+    """ALLOW_STOP_USERS: who may stop a running turn."""
+    allow_stop_channels: IdList = Field(default_factory=list)
+    """ALLOW_STOP_CHANNELS: where turns may be stopped."""
+    allow_approve_users: IdList = Field(default_factory=list)
+    """ALLOW_APPROVE_USERS: who may answer approvals at all (even for their own turns)."""
+    allow_approve_channels: IdList = Field(default_factory=list)
+    """ALLOW_APPROVE_CHANNELS: where approvals may be answered."""
+    approvers: IdList = Field(default_factory=list)
+    """APPROVERS: users or groups who may answer any approval, besides the turn's starter."""
+
+    # -- process ----------------------------------------------------------------------------
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", repr=False)
+    """REDIS_URL: the Redis shared by all replicas (may hold a password: never shown)."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    """LOG_LEVEL: the root log level."""
+    host: str = "0.0.0.0"  # noqa: S104  # a container's server must listen beyond loopback
+    """HOST: address the HTTP server binds (events, health and metrics)."""
+    port: int = Field(default=3000, ge=0, le=65535)
+    """PORT: port of the HTTP server (events in HTTP mode, health and metrics in both)."""
+
+    # -- validation -------------------------------------------------------------------------
+
+    @field_validator(
+        "allowed_channels",
+        "allowed_users",
+        *(f"allow_{action}_{kind}" for action in ACTIONS for kind in ("users", "channels")),
+        "approvers",
+        mode="before",
+    )
+    @classmethod
+    def _split_ids(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token, starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            return None
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token, starting with xapp-")
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _empty_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+            raise ValueError("must be an http:// or https:// URL")
+        return value if value.endswith("/") else f"{value}/"
+
+    @field_validator("codex_url")
+    @classmethod
+    def _codex_url(cls, value: str | None) -> str | None:
+        urls = [part.strip() for part in (value or "").split(",") if part.strip()]
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("ws", "wss") or not parts.netloc:
+                # Only the scheme is shown: a URL may carry credentials.
+                raise ValueError(
+                    f"each URL must start with ws:// or wss:// (one starts with {parts.scheme!r})"
+                )
+        return ",".join(urls) or None
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+    @_model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.slack_app_token is None and self.slack_signing_secret is None:
+            raise ValueError(
+                "set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode)"
+            )
+        if self.codex_auth != "none" and not self.codex_url:
+            raise ValueError(f"CODEX_AUTH={self.codex_auth} needs CODEX_URL (stdio has no auth)")
+        if self.codex_auth == "capability-token":
+            token = _read_file("CODEX_TOKEN_FILE", self.codex_token_file, self.codex_auth)
+            if not token:
+                raise ValueError("CODEX_TOKEN_FILE is empty")
+        if self.codex_auth == "signed-bearer-token":
+            secret = _read_file(
+                "CODEX_SHARED_SECRET_FILE", self.codex_shared_secret_file, self.codex_auth
+            )
+            if len(secret) < MIN_SHARED_SECRET_BYTES:
+                raise ValueError(
+                    f"CODEX_SHARED_SECRET_FILE must hold at least {MIN_SHARED_SECRET_BYTES} "
+                    "bytes once trimmed (the app-server refuses shorter secrets)"
+                )
+        if self.codex_ca_file is not None and not self.codex_ca_file.is_file():
+            raise ValueError(f"CODEX_CA_FILE {self.codex_ca_file} is not a readable file")
+        return self
+
+    # -- derived values ---------------------------------------------------------------------
+
+    @property
+    def codex_urls(self) -> list[str]:
+        """The app-server URLs of CODEX_URL; empty for the stdio child."""
+        return self.codex_url.split(",") if self.codex_url else []
+
+    @property
+    def default_mode(self) -> Literal["socket", "http"]:
+        """Socket Mode when SLACK_APP_TOKEN is set, else HTTP."""
+        return "socket" if self.slack_app_token is not None else "http"
+
+    @property
+    def redis_url_redacted(self) -> str:
+        """REDIS_URL with any password replaced by ``***``, for messages and logs."""
+        parts = urlsplit(self.redis_url)
+        if parts.password is None:
+            return self.redis_url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+    def channel_policy(self, channel: str) -> ChannelPolicy:
+        """The approval policy and sandbox for new threads in ``channel``."""
+        override = self.codex_channel_policies.get(channel, ChannelPolicy())
+        return ChannelPolicy(
+            approval_policy=override.approval_policy or self.codex_approval_policy,
+            sandbox=override.sandbox or self.codex_sandbox,
+        )
+
+    def allows(
+        self, action: Action, *, user: str, channel: str, user_groups: Collection[str] = ()
+    ) -> bool:
+        """Whether ``user`` (a member of ``user_groups``) may do ``action`` in ``channel``.
+
+        Each allowlist that is set must admit the request: ALLOWED_CHANNELS and ALLOWED_USERS
+        for everything, then ALLOW_<ACTION>_CHANNELS and ALLOW_<ACTION>_USERS.
+        """
+        who = {user, *user_groups}
+        channel_lists = (self.allowed_channels, getattr(self, f"allow_{action}_channels"))
+        user_lists = (self.allowed_users, getattr(self, f"allow_{action}_users"))
+        return all(not ids or channel in ids for ids in channel_lists) and all(
+            not ids or not who.isdisjoint(ids) for ids in user_lists
+        )
+
+    def may_approve(
+        self, user: str, *, started_by: str, channel: str, user_groups: Collection[str] = ()
+    ) -> bool:
+        """Whether ``user`` may answer an approval of a turn that ``started_by`` started."""
+        if not self.allows("approve", user=user, channel=channel, user_groups=user_groups):
+            return False
+        return user == started_by or not {user, *user_groups}.isdisjoint(self.approvers)
+
+    def user_groups(self) -> set[str]:
+        """The user-group ids (``S…``) named by any allowlist, which callers must resolve."""
+        lists = [self.allowed_users, self.approvers]
+        lists += [getattr(self, f"allow_{action}_users") for action in ACTIONS]
+        return {entry for ids in lists for entry in ids if entry.startswith("S")}
+
+    def codex_endpoints(self) -> list[Endpoint]:
+        """The app-servers to connect to: one per CODEX_URL, or the stdio child when unset."""
+        from codex_client import (
+            CapabilityTokenAuth,
+            Endpoint,
+            NoAuth,
+            SignedBearerTokenAuth,
+            TlsOptions,
+        )
+
+        if not self.codex_urls:
+            return [Endpoint(url=None, command=(self.codex_bin, "app-server"), cwd=self.codex_cwd)]
+        auth: NoAuth | CapabilityTokenAuth | SignedBearerTokenAuth = NoAuth()
+        if self.codex_auth == "capability-token" and self.codex_token_file is not None:
+            auth = CapabilityTokenAuth(self.codex_token_file)
+        elif self.codex_auth == "signed-bearer-token" and self.codex_shared_secret_file:
+            auth = SignedBearerTokenAuth(
+                self.codex_shared_secret_file,
+                issuer=self.codex_jwt_issuer,
+                audience=self.codex_jwt_audience,
+            )
+        tls = None
+        if self.codex_ca_file is not None or not self.codex_tls_verify:
+            tls = TlsOptions(ca_file=self.codex_ca_file, verify=self.codex_tls_verify)
+        return [Endpoint(url=url, auth=auth, tls=tls) for url in self.codex_urls]
+
+
+def _read_file(name: str, path: Path | None, auth: str) -> bytes:
+    """The trimmed contents of a credential file; errors name the setting, never the content."""
+    if path is None:
+        raise ValueError(f"CODEX_AUTH={auth} needs {name}")
+    try:
+        return path.read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"{name} {path} cannot be read ({exc.strerror})") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """One line per problem, naming the environment variable; values are never shown."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        loc = [str(part) for part in error["loc"]]
+        if loc:
+            where = f" ({'.'.join(loc[1:])})" if len(loc) > 1 else ""
+            lines.append(f"{loc[0].upper()}{where}: {message}")
+        else:
+            lines.append(message)
+    return "\n".join(lines)
