@@ -1,0 +1,459 @@
+"""A recording fake of Slack's Web API and Socket Mode, served on 127.0.0.1 port 0.
+
+``async with SlackFake() as fake:`` starts an aiohttp server in the running event loop;
+``AsyncWebClient(token=..., base_url=fake.url)`` talks to it like to Slack:
+
+- ``POST``/``GET /api/<method>`` with query, form or JSON parameters; the token comes from
+  ``Authorization: Bearer`` (or a ``token`` parameter). Missing -> ``not_authed``; unknown ->
+  ``invalid_auth``; an ``xapp-`` token on a bot method, or a bot token on
+  ``apps.connections.open`` -> ``not_allowed_token_type``. With no ``bot_token`` given, any
+  ``xoxb-`` token is accepted (likewise ``app_token`` and ``xapp-``).
+- Answers ``{"ok": true, ...}`` with increasing ``ts`` values, or Slack's ``ok:false`` errors
+  (see :mod:`tests.fakes.slack_rules` for content limits); rate limits answer HTTP 429 with
+  ``Retry-After``. :meth:`SlackFake.fail_next` forces 429s or any error on demand.
+- ``POST /response/<id>`` records what an app posts to a ``response_url``.
+- Socket Mode: ``apps.connections.open`` returns a ``ws://`` URL here; the fake sends ``hello``,
+  then delivers envelopes with :meth:`SlackFake.socket_send_envelope` and records the acks.
+
+Everything is recorded as plain JSON-able dicts: :attr:`SlackFake.calls`,
+:meth:`SlackFake.messages` (the current state of each message after every edit),
+:meth:`SlackFake.calls_for`. :meth:`SlackFake.wait_for` waits on a condition that is notified
+at every call, ack and connection, so tests never poll.
+
+Simplifications, on purpose: channels are any well-formed id (``C``/``G``/``D``) unless
+``channels=`` lists them; users are synthesised for any well-formed id; ``chat.getPermalink``
+answers for any ``ts`` (the fake cannot know users' messages unless :meth:`add_message` seeded
+them). Only the bot's own messages can be updated or deleted, as in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from aiohttp import WSMsgType, web
+
+from tests.fakes.slack_payloads import (
+    APP_ID,
+    TEAM_DOMAIN,
+    TEAM_ID,
+    app_mention_event,
+    block_actions_payload,
+    event_callback,
+    form_body,
+    interactive_body,
+    message_action_payload,
+    message_event,
+    next_ts,
+    sign_request,
+    slash_command_form,
+    view_submission_payload,
+)
+from tests.fakes.slack_rules import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
+from tests.fakes.slack_workspace import Handler, SlackApiErrorResponse, Workspace
+
+__all__ = [
+    "RateLimit",
+    "SlackFake",
+    "app_mention_event",
+    "block_actions_payload",
+    "event_callback",
+    "form_body",
+    "interactive_body",
+    "message_action_payload",
+    "message_event",
+    "next_ts",
+    "sign_request",
+    "slash_command_form",
+    "view_submission_payload",
+]
+
+T = TypeVar("T")
+
+_JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
+_APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
+
+@dataclass
+class _Failure:
+    error: str
+    times: int
+    retry_after: int
+    status: int
+
+
+class SlackFake:
+    """The fake Slack; see the module docstring. Attributes are safe to read from tests."""
+
+    def __init__(
+        self,
+        *,
+        bot_token: str | None = None,
+        app_token: str | None = None,
+        team_id: str = TEAM_ID,
+        bot_user_id: str = "U0BOT0001",
+        bot_id: str = "B0001",
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        channels: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bot_token, self.app_token = bot_token, app_token
+        self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
+        self.workspace = Workspace(
+            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, channels=channels
+        )
+        self.limiter = RateLimiter(
+            DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits, clock
+        )
+        self._clock = clock
+        self.calls: list[dict[str, Any]] = []
+        self.response_posts: dict[str, list[dict[str, Any]]] = {}
+        self.envelopes: list[dict[str, Any]] = []
+        self.acks: dict[str, dict[str, Any]] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._tickets: set[str] = set()
+        self._sockets: list[web.WebSocketResponse] = []
+        self._changed = asyncio.Condition()
+        self._ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+        self._handlers: dict[str, Handler] = {
+            **self.workspace.methods,
+            "api.test": lambda params: {"ok": True, "args": params},
+            "auth.test": self._auth_test,
+            "apps.connections.open": self._connections_open,
+        }
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    async def __aenter__(self) -> SlackFake:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_get("/link/", self._socket_mode)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        await web.SockSite(self._runner, sock).start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def url(self) -> str:
+        """The Web API base URL, ending in ``/api/`` (slack-sdk's ``base_url``)."""
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    # -- test controls ----------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        times: int = 1,
+        error: str = "ratelimited",
+        retry_after: int = 1,
+        status: int | None = None,
+    ) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``error`` instead of serving them.
+
+        ``ratelimited`` is HTTP 429 with ``Retry-After: retry_after``; any other error is an
+        ``ok:false`` body with HTTP ``status`` (default 200, as Slack does).
+        """
+        code = status if status is not None else (429 if error == "ratelimited" else 200)
+        self._failures.setdefault(method, []).append(_Failure(error, times, retry_after, code))
+
+    def next_ts(self) -> str:
+        """A fresh ``ts`` (for user messages a test invents); never collides with the fake's."""
+        return next_ts()
+
+    def response_url(self) -> str:
+        """A new ``response_url`` whose posts are recorded in :attr:`response_posts`."""
+        key = f"R{next(self._ids):06d}"
+        self.response_posts[key] = []
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    def responses(self, url: str) -> list[dict[str, Any]]:
+        """The JSON bodies posted to one ``response_url``, in order."""
+        return self.response_posts.get(url.rstrip("/").rsplit("/", 1)[-1], [])
+
+    def add_message(
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str,
+        ts: str | None = None,
+        thread_ts: str | None = None,
+    ) -> dict[str, Any]:
+        """Seed a user's message (for ``conversations.replies`` and permalinks)."""
+        return self.workspace.add_message(channel, text, user=user, ts=ts, thread_ts=thread_ts)
+
+    def add_usergroup(self, usergroup: str, users: Iterable[str]) -> None:
+        """Make ``usergroups.users.list`` answer ``users`` for ``usergroup``."""
+        self.workspace.usergroups[usergroup] = list(users)
+
+    # -- reading the record -----------------------------------------------------------------
+
+    def calls_for(self, method: str) -> list[dict[str, Any]]:
+        """Recorded calls of one method, oldest first."""
+        return [call for call in self.calls if call["method"] == method]
+
+    def messages(self, channel: str, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
+        """The channel's messages as they are now (after edits, without deleted ones), by ts;
+        with ``thread_ts``, only that thread's parent and replies."""
+        return self.workspace.messages(channel, thread_ts=thread_ts)
+
+    def history(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """Every version a message had, from its post to its last edit."""
+        return self.workspace.history(channel, ts)
+
+    @property
+    def ephemerals(self) -> list[dict[str, Any]]:
+        """Parameters of every ``chat.postEphemeral``, with the ``message_ts`` given back."""
+        return self.workspace.ephemerals
+
+    @property
+    def views(self) -> dict[str, dict[str, Any]]:
+        """Open modals by view id, as last opened or updated."""
+        return self.workspace.views
+
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:
+        """Wait until ``predicate()`` is truthy, re-checked at every call, ack and connection."""
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._changed:
+                    return await self._changed.wait_for(predicate)
+        except TimeoutError:
+            recent = [
+                (c["method"], c["status"], c["response"].get("error")) for c in self.calls[-8:]
+            ]
+            raise TimeoutError(
+                f"condition not met within {timeout}s; last calls: {recent}"
+            ) from None
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    # -- Socket Mode ------------------------------------------------------------------------
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections are open."""
+        return len(self._sockets)
+
+    async def wait_for_socket(self, timeout: float = 10.0) -> None:
+        """Wait until an app has a Socket Mode connection open."""
+        await self.wait_for(lambda: self._sockets, timeout)
+
+    async def socket_send_envelope(
+        self,
+        type: str,  # Slack's own field name, as the brief's callers spell it
+        payload: Mapping[str, Any],
+        *,
+        envelope_id: str | None = None,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        accepts_response_payload: bool | None = None,
+        timeout: float = 10.0,
+    ) -> str:
+        """Deliver an ``events_api``, ``slash_commands`` or ``interactive`` envelope on the
+        newest connection (waiting for one); returns its ``envelope_id``."""
+        await self.wait_for_socket(timeout)
+        envelope_id = envelope_id or str(uuid.uuid4())
+        if accepts_response_payload is None:
+            accepts_response_payload = type != "events_api"
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "payload": dict(payload),
+            "type": type,
+            "accepts_response_payload": accepts_response_payload,
+        }
+        if type == "events_api":
+            envelope["retry_attempt"] = retry_attempt
+            envelope["retry_reason"] = retry_reason
+        self.envelopes.append(envelope)
+        await self._sockets[-1].send_json(envelope)
+        return envelope_id
+
+    async def wait_for_ack(self, envelope_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """Wait for the app's ack of an envelope; returns the ack's ``payload`` ({} if none)."""
+        await self.wait_for(lambda: envelope_id in self.acks, timeout)
+        payload: dict[str, Any] = self.acks[envelope_id].get("payload") or {}
+        return payload
+
+    async def socket_disconnect(self, reason: str = "refresh_requested") -> None:
+        """Ask the connected app to reconnect, as Slack does every few hours."""
+        for ws in list(self._sockets):
+            await ws.send_json(
+                {"type": "disconnect", "reason": reason, "debug_info": {"host": "fake"}}
+            )
+
+    async def _socket_mode(self, request: web.Request) -> web.StreamResponse:
+        ticket = request.query.get("ticket", "")
+        if ticket not in self._tickets:
+            return web.Response(status=401, text="invalid ticket")
+        self._tickets.discard(ticket)  # Slack's connection URLs are single use
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": len(self._sockets) + 1,
+                "debug_info": {"host": "applink-fake", "approximate_connection_time": 18060},
+                "connection_info": {"app_id": APP_ID},
+            }
+        )
+        self._sockets.append(ws)
+        await self._notify()
+        try:
+            async for frame in ws:
+                if frame.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    ack = json.loads(frame.data)
+                except ValueError:
+                    continue
+                if isinstance(ack, dict) and "envelope_id" in ack:
+                    self.acks[str(ack["envelope_id"])] = ack
+                    await self._notify()
+        finally:
+            self._sockets.remove(ws)
+            await self._notify()
+        return ws
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params, token, bad = await _parse(request)
+        channel = params.get("channel") if isinstance(params.get("channel"), str) else None
+        headers: dict[str, str] = {}
+        status = 200
+        if bad is not None:
+            body = {"ok": False, "error": bad}
+        elif (auth_error := self._auth_error(method, token)) is not None:
+            body = {"ok": False, "error": auth_error}
+        elif (forced := self._take_failure(method)) is not None:
+            status, body = forced.status, {"ok": False, "error": forced.error}
+            if forced.error == "ratelimited":
+                headers["Retry-After"] = str(forced.retry_after)
+        elif (retry_after := self.limiter.take(method, team=self.team_id, channel=channel)) > 0:
+            status, body = 429, {"ok": False, "error": "ratelimited"}
+            headers["Retry-After"] = str(retry_after)
+        elif (handler := self._handlers.get(method)) is None:
+            body = {"ok": False, "error": "unknown_method", "req_method": method}
+        else:
+            try:
+                body = handler(params)
+            except SlackApiErrorResponse as error:
+                body = error.body
+        call = {
+            "method": method,
+            "params": params,
+            "timestamp": self._clock(),
+            "status": status,
+            "response": body,
+        }
+        self.calls.append(call)
+        await self._notify()
+        return web.json_response(body, status=status, headers=headers)
+
+    def _take_failure(self, method: str) -> _Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    def _auth_error(self, method: str, token: str | None) -> str | None:
+        if not token:
+            return "not_authed"
+        wants_app = method in _APP_TOKEN_METHODS
+        if token.startswith("xapp-") != wants_app and token.startswith(("xapp-", "xoxb-")):
+            return "not_allowed_token_type"
+        expected, prefix = (self.app_token, "xapp-") if wants_app else (self.bot_token, "xoxb-")
+        valid = token == expected if expected is not None else token.startswith(prefix)
+        return None if valid else "invalid_auth"
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        key = request.match_info["id"]
+        if key not in self.response_posts:
+            return web.json_response({"ok": False, "error": "no_such_url"}, status=404)
+        # Slack allows five uses of a response_url (within 30 minutes).
+        if len(self.response_posts[key]) >= 5:
+            return web.json_response({"ok": False, "error": "used_url"}, status=404)
+        try:
+            body = await request.json()
+        except ValueError:
+            return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+        self.response_posts[key].append(body)
+        await self._notify()
+        return web.json_response({"ok": True})
+
+    # -- methods ----------------------------------------------------------------------------
+
+    def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Fake Team",
+            "user": "codex",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        ticket = uuid.uuid4().hex
+        self._tickets.add(ticket)
+        url = f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"
+        return {"ok": True, "url": url}
+
+
+async def _parse(request: web.Request) -> tuple[dict[str, Any], str | None, str | None]:
+    """Parameters (query, then form or JSON body), the token, and a parse error if any."""
+    params: dict[str, Any] = dict(request.query)
+    if request.method == "POST" and request.can_read_body:
+        if request.content_type == "application/json":
+            try:
+                body = await request.json()
+            except ValueError:
+                return params, None, "invalid_json"
+            if not isinstance(body, dict):
+                return params, None, "invalid_json"
+            params.update(body)
+        else:
+            params.update(dict(await request.post()))
+    auth = request.headers.get("Authorization", "")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.get("token")
+    params.pop("token", None)
+    for key in _JSON_PARAMS:
+        if isinstance(params.get(key), str):
+            try:
+                params[key] = json.loads(params[key])
+            except ValueError:
+                return (
+                    params,
+                    token,
+                    "invalid_blocks_format" if key == "blocks" else "invalid_arguments",
+                )
+    return params, (str(token) if token else None), None

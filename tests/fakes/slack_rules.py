@@ -1,0 +1,184 @@
+"""Slack's documented limits, as pure checks the Slack fake applies to each call.
+
+- Message content: ``no_text`` without text, blocks or attachments; ``msg_too_long`` over
+  40,000 characters of text; ``too_many_attachments`` over 100; ``invalid_blocks`` when Block
+  Kit limits are broken (50 blocks; markdown blocks 12,000 characters in total; section text
+  3,000; header 150; buttons: text 75, value 2,000, action_id 255; 25 actions; 10 context
+  elements), with Slack's ``errors`` list of ``[json-pointer:…]`` messages.
+- Rate limits: token buckets per method and scope. Slack documents Tier 3 (``chat.update``) as
+  "50+ per minute" per workspace and ``chat.postMessage`` as "1 per second per channel, short
+  bursts allowed"; a refused call is HTTP 429 with an integer ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+MAX_TEXT: Final = 40_000
+MAX_MARKDOWN_TOTAL: Final = 12_000
+MAX_SECTION_TEXT: Final = 3_000
+MAX_HEADER_TEXT: Final = 150
+MAX_BLOCKS: Final = 50
+MAX_ATTACHMENTS: Final = 100
+
+KNOWN_BLOCKS: Final = frozenset(
+    {
+        "actions",
+        "context",
+        "context_actions",
+        "divider",
+        "file",
+        "header",
+        "image",
+        "input",
+        "markdown",
+        "rich_text",
+        "section",
+        "table",
+        "video",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """``per_minute`` calls refilled evenly, up to ``burst`` at once, per workspace or channel."""
+
+    per_minute: float
+    burst: int
+    scope: Literal["workspace", "channel"] = "workspace"
+
+
+DEFAULT_RATE_LIMITS: Final[Mapping[str, RateLimit]] = {
+    "chat.update": RateLimit(per_minute=50, burst=50, scope="workspace"),
+    "chat.postMessage": RateLimit(per_minute=60, burst=10, scope="channel"),
+    "apps.connections.open": RateLimit(per_minute=1, burst=10, scope="workspace"),
+}
+
+
+class RateLimiter:
+    """Token buckets keyed by (method, scope key), on an injectable monotonic clock."""
+
+    def __init__(self, limits: Mapping[str, RateLimit], clock: Callable[[], float]) -> None:
+        self.limits = dict(limits)
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(self, method: str, *, team: str, channel: str | None) -> int:
+        """Take a token for one call: 0 if allowed, else the Retry-After seconds (>= 1)."""
+        limit = self.limits.get(method)
+        if limit is None:
+            return 0
+        key = (method, (channel or "") if limit.scope == "channel" else team)
+        now = self._clock()
+        rate = limit.per_minute / 60.0
+        tokens, at = self._buckets.get(key, (float(limit.burst), now))
+        tokens = min(float(limit.burst), tokens + (now - at) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return 0
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+def content_error(params: Mapping[str, Any], *, update: bool = False) -> dict[str, Any] | None:
+    """The ``ok:false`` body Slack gives for a message's content, or None when it is fine."""
+    text = params.get("text")
+    blocks = params.get("blocks")
+    attachments = params.get("attachments")
+    if not update and not text and not blocks and not attachments:
+        return {"ok": False, "error": "no_text"}
+    if isinstance(text, str) and len(text) > MAX_TEXT:
+        return {"ok": False, "error": "msg_too_long"}
+    if attachments is not None:
+        if not isinstance(attachments, list):
+            return {"ok": False, "error": "invalid_attachments"}
+        if len(attachments) > MAX_ATTACHMENTS:
+            return {"ok": False, "error": "too_many_attachments"}
+    if blocks is not None:
+        if not isinstance(blocks, list):
+            return {"ok": False, "error": "invalid_blocks_format"}
+        errors = block_errors(blocks)
+        if errors:
+            return {
+                "ok": False,
+                "error": "invalid_blocks",
+                "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+            }
+    return None
+
+
+def block_errors(blocks: list[Any]) -> list[str]:
+    """Slack-style messages for every broken Block Kit limit in ``blocks``."""
+    errors: list[str] = []
+
+    def fail(message: str, pointer: str) -> None:
+        errors.append(f"{message} [json-pointer:{pointer}]")
+
+    if len(blocks) > MAX_BLOCKS:
+        fail(f"must provide an array with no more than {MAX_BLOCKS} items", "/blocks")
+    markdown_total = 0
+    for index, block in enumerate(blocks):
+        at = f"/blocks/{index}"
+        if not isinstance(block, Mapping) or block.get("type") not in KNOWN_BLOCKS:
+            fail("failed to match all allowed schemas", at)
+            continue
+        kind = block["type"]
+        if kind == "markdown":
+            text = block.get("text")
+            if not isinstance(text, str) or not text:
+                fail("must be more than 0 characters", f"{at}/text")
+            else:
+                markdown_total += len(text)
+        elif kind in ("section", "header"):
+            _text_object(block.get("text"), kind, f"{at}/text", fail, required=kind == "header")
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > 25:
+                fail("must provide an array with 1 to 25 items", f"{at}/elements")
+            for j, element in enumerate(elements):
+                _element(element, f"{at}/elements/{j}", fail)
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not elements or len(elements) > 10:
+                fail("must provide an array with 1 to 10 items", f"{at}/elements")
+    if markdown_total > MAX_MARKDOWN_TOTAL:
+        fail(f"markdown blocks must total no more than {MAX_MARKDOWN_TOTAL} characters", "/blocks")
+    return errors
+
+
+def _text_object(
+    value: Any, kind: str, at: str, fail: Callable[[str, str], None], *, required: bool
+) -> None:
+    if value is None:
+        if required:
+            fail("must provide an object", at)
+        return
+    text = value.get("text") if isinstance(value, Mapping) else None
+    if not isinstance(text, str) or not text:
+        fail("must be more than 0 characters", f"{at}/text")
+        return
+    limit = MAX_HEADER_TEXT if kind == "header" else MAX_SECTION_TEXT
+    if len(text) > limit:
+        fail(f"must be less than {limit + 1} characters", f"{at}/text")
+
+
+def _element(element: Any, at: str, fail: Callable[[str, str], None]) -> None:
+    if not isinstance(element, Mapping) or "type" not in element:
+        fail("failed to match all allowed schemas", at)
+        return
+    if element["type"] != "button":
+        return
+    label = (
+        element.get("text", {}).get("text", "") if isinstance(element.get("text"), Mapping) else ""
+    )
+    if not label or len(label) > 75:
+        fail("must be between 1 and 75 characters", f"{at}/text/text")
+    if len(str(element.get("value", ""))) > 2000:
+        fail("must be less than 2001 characters", f"{at}/value")
+    if len(str(element.get("action_id", ""))) > 255:
+        fail("must be less than 256 characters", f"{at}/action_id")
