@@ -146,7 +146,10 @@ def codex_unreachable(exc: BaseException) -> str:
 
 def queued(user: str) -> str:
     """Told to a user whose mention waits behind the thread's running turn."""
-    return f"<@{user}> I'm still on the previous request in this thread; yours is next in line."
+    return (
+        f"<@{user}> Your request is queued: I'm still working on the previous one in this "
+        "thread, and yours runs next."
+    )
 
 
 def _with_status(text: str, line: str | None) -> str:

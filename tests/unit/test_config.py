@@ -43,6 +43,7 @@ def test_defaults_from_a_minimal_environment(monkeypatch: pytest.MonkeyPatch) ->
     assert settings.port == 3000
     assert settings.codex_auth == "none"
     assert settings.codex_urls == []
+    assert settings.codex_request_timeout == 60.0
     assert settings.default_mode == "socket"
     assert settings.codex_bin.endswith("codex")
 
