@@ -107,8 +107,6 @@ class Settings(BaseSettings):
     """CODEX_CA_FILE: extra CA bundle to trust for ``wss://`` (a private CA)."""
     codex_tls_verify: bool = True
     """CODEX_TLS_VERIFY: false disables certificate checks for ``wss://``; for tests only."""
-    codex_request_timeout: float = Field(default=60.0, gt=0)
-    """CODEX_REQUEST_TIMEOUT: seconds to wait for the app-server's answer to one request."""
     codex_bin: str = Field(default_factory=default_codex_bin)
     """CODEX_BIN: the codex binary spawned when CODEX_URL is unset; default: the project's
     pinned install in ``.tools/codex`` if present, else ``codex`` on PATH."""
