@@ -1,0 +1,141 @@
+"""One running bot: the wiring of settings, Redis, the Codex pool, Slack and the Bolt app.
+
+:class:`Service` owns every long-lived resource and closes them in reverse order. It is what
+``codex-slack serve`` runs and what the end-to-end tests start against their fakes, so both
+exercise the same wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+from typing import cast
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import build_web_app, register_listeners
+from bot.approvals import Approvals
+from bot.bridge import Bridge
+from bot.commands import Commands
+from bot.config import Settings
+from bot.metrics import Metrics
+from bot.ratelimit import Budget, BudgetPolicy
+from bot.store import Store
+from codex_client import CodexError, CodexPool
+
+log = logging.getLogger(__name__)
+
+
+class Service:
+    """Everything one bot process owns; ``async with Service(settings) as service``."""
+
+    def __init__(self, settings: Settings, *, pool: CodexPool | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.metrics.update_budget.set(settings.slack_update_budget_per_minute)
+        self.redis = aioredis.from_url(settings.redis_url)
+        self.store = Store(self.redis)
+        self.slack = AsyncWebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
+        self.approvals = Approvals(store=self.store, slack=self.slack, settings=settings)
+        self.pool = pool or CodexPool(
+            settings.codex_endpoints(),
+            request_timeout=settings.codex_request_timeout,
+            approval_handler=self.approvals.handle,
+        )
+        self.pool.add_reconnect_listener(lambda _key: self.metrics.codex_reconnects.inc())
+        self.budget = Budget(
+            self.redis,
+            BudgetPolicy(
+                per_minute=settings.slack_update_budget_per_minute,
+                min_interval=settings.slack_min_edit_interval_seconds,
+            ),
+        )
+        self.bolt: AsyncApp | None = None
+        self.bridge: Bridge | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self.port = 0
+
+    async def start(self, *, socket_mode: bool, port: int) -> None:
+        """Connect everything and start receiving Slack requests."""
+        auth = await self.slack.auth_test()
+        bot_user_id = str(auth["user_id"])
+        try:
+            await self.pool.start()
+        except CodexError as exc:
+            # The bot still serves: each turn tells its thread that Codex is unreachable,
+            # and /readyz says so, until the pool's reconnects succeed.
+            log.error("Codex is unreachable at start: %s", exc)
+        self.bridge = Bridge(
+            settings=self.settings,
+            pool=self.pool,
+            store=self.store,
+            slack=self.slack,
+            budget=self.budget,
+            bot_user_id=bot_user_id,
+            metrics=self.metrics,
+        )
+        self.approvals.bridge = self.bridge
+        commands = Commands(bridge=self.bridge, approvals=self.approvals)
+        signing_secret = self.settings.slack_signing_secret
+        self.bolt = AsyncApp(
+            client=self.slack,
+            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+            request_verification_enabled=not socket_mode,
+            process_before_response=False,
+        )
+        register_listeners(self.bolt, self.bridge, commands)
+        web_app = build_web_app(None if socket_mode else self.bolt, self.metrics, self.readiness)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else port
+        if socket_mode:
+            assert self.settings.slack_app_token is not None
+            self._socket = AsyncSocketModeHandler(
+                self.bolt, self.settings.slack_app_token.get_secret_value(), web_client=self.slack
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack-bolt
+
+    async def readiness(self) -> dict[str, str]:
+        """Redis and Codex each ``ok`` or a short reason (never a secret)."""
+        checks: dict[str, str] = {}
+        try:
+            await cast(Awaitable[bool], self.redis.ping())  # redis-py types it sync|async
+            checks["redis"] = "ok"
+        except Exception as exc:
+            checks["redis"] = type(exc).__name__
+        health = await self.pool.check()
+        checks["codex"] = "ok" if all(v.get("ok") for v in health.values()) else "unreachable"
+        return checks
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+        if self.bridge is not None:
+            await self.bridge.aclose()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.pool.close()
+        await self.redis.aclose()
+        with contextlib.suppress(Exception):
+            await self.slack.session.close() if self.slack.session else None
+
+    async def run_forever(self, *, socket_mode: bool, port: int) -> None:
+        await self.start(socket_mode=socket_mode, port=port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.close()

@@ -1,0 +1,287 @@
+"""End to end: Slack mentions become Codex turns whose answers stream back as edits.
+
+Real Redis, the real Codex app-server with the scripted model, the Slack Web API fake, and
+real signed HTTP requests to the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.fakes.codex_server import CodexServer
+from tests.fakes.model_server import ModelServer, long_text
+from tests.fakes.slack_api import SlackFake
+from tests.integration.bot_harness import CHANNEL, SIGNING_SECRET, BotHarness, bot_settings
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackFake]:
+    async with SlackFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
+) -> AsyncIterator[BotHarness]:
+    settings = bot_settings(slack, codex_server, redis_url)
+    bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.close()
+
+
+def reply_text(message: dict[str, Any]) -> str:
+    """What a bot reply shows: its markdown block text (its ``text`` is only the fallback)."""
+    blocks = message.get("blocks") or []
+    texts = [b["text"] for b in blocks if b.get("type") == "markdown"]
+    return "".join(texts) if texts else str(message.get("text", ""))
+
+
+def has_stop_button(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+
+
+def bot_replies(slack: SlackFake, thread_ts: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in slack.messages(CHANNEL)
+        if m.get("thread_ts") == thread_ts and m.get("user") == slack.bot_user_id
+    ]
+
+
+async def final_reply(slack: SlackFake, thread_ts: str, expected: str) -> list[dict[str, Any]]:
+    """Wait until the bot's replies in the thread read ``expected`` with no Stop button."""
+
+    def done() -> bool:
+        replies = [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
+        return (
+            bool(replies)
+            and "".join(reply_text(r) for r in replies) == expected
+            and not any(has_stop_button(r) for r in replies)
+        )
+
+    await slack.wait_for(done, timeout=30)
+    return [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
+
+
+def _is_notice(message: dict[str, Any]) -> bool:
+    return not message.get("blocks")
+
+
+async def test_a_mention_is_answered_with_the_exact_final_text(
+    harness: BotHarness, slack: SlackFake
+) -> None:
+    """A top-level mention gets a placeholder, then edits ending on the agent's exact text."""
+    event = await harness.mention("hello there")
+    replies = await final_reply(slack, event["ts"], "echo: hello there")
+    assert len(replies) == 1
+    assert slack.calls_for("chat.postMessage")[0]["params"]["thread_ts"] == event["ts"]
+    assert slack.calls_for("chat.update"), "the answer arrives as edits of the placeholder"
+
+
+async def test_a_follow_up_continues_the_same_codex_thread(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """A reply in the thread is a second turn of the same Codex thread: the model sees turn one."""
+    first = await harness.mention("first question")
+    await final_reply(slack, first["ts"], "echo: first question")
+    await harness.mention("second question", thread_ts=first["ts"])
+    await final_reply(slack, first["ts"], "echo: first questionecho: second question")
+    last = model_server.requests[-1]
+    assert last.user_texts[-2:] == ["first question", "second question"]
+
+
+async def test_a_retried_event_starts_no_second_turn(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """Slack's retry of an event (same event_id) and the twin ``message`` event run one turn."""
+    event = await harness.mention("only once")
+    await harness.mention("only once", event_id=event["event_id"], retry_num=1, ts=event["ts"])
+    await harness.mention("only once", ts=event["ts"])  # the `message` twin: new id, same ts
+    await final_reply(slack, event["ts"], "echo: only once")
+    prompts = [r.last_user_text for r in model_server.requests]
+    assert prompts.count("only once") == 1
+
+
+async def test_the_thread_survives_a_bot_restart(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """After a redeploy, a reply in the thread continues the same Codex thread (Redis mapping)."""
+    first = await harness.mention("before restart")
+    await final_reply(slack, first["ts"], "echo: before restart")
+    await harness.restart()
+    await harness.mention("after restart", thread_ts=first["ts"])
+    await final_reply(slack, first["ts"], "echo: before restartecho: after restart")
+    assert model_server.requests[-1].user_texts[-2:] == ["before restart", "after restart"]
+
+
+async def test_the_thread_survives_a_codex_restart(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer, codex_server: CodexServer
+) -> None:
+    """After the app-server restarts, the next turn resumes the Codex thread and works."""
+    first = await harness.mention("before codex restart")
+    await final_reply(slack, first["ts"], "echo: before codex restart")
+    await codex_server.restart()
+    await harness.mention("after codex restart", thread_ts=first["ts"])
+    await final_reply(slack, first["ts"], "echo: before codex restartecho: after codex restart")
+    assert model_server.requests[-1].user_texts[-2:] == [
+        "before codex restart",
+        "after codex restart",
+    ]
+
+
+async def test_rate_limited_edits_still_end_on_the_exact_text(
+    harness: BotHarness, slack: SlackFake
+) -> None:
+    """429s with Retry-After on chat.update skip frames but never the final text."""
+    slack.fail_next("chat.update", times=3, retry_after=1)
+    event = await harness.mention("DELTAS 12 rate limited answer")
+    await final_reply(slack, event["ts"], "echo: DELTAS 12 rate limited answer")
+    statuses = [c["status"] for c in slack.calls_for("chat.update")]
+    assert statuses.count(429) == 3
+    assert statuses[-1] == 200
+
+
+async def test_a_long_answer_rolls_over_without_losing_a_character(
+    harness: BotHarness, slack: SlackFake
+) -> None:
+    """An answer over 12,000 characters continues in more messages; together they are exact."""
+    expected = long_text(30_000)
+    event = await harness.mention("LONG 30000")
+    replies = await final_reply(slack, event["ts"], expected)
+    assert len(replies) >= 3
+    assert all(len(reply_text(r)) <= 12_000 for r in replies)
+
+
+async def test_a_mention_during_a_turn_is_queued_and_runs_next(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """A second mention while a turn runs is told it is queued, then becomes the next turn."""
+    first = await harness.mention("HOLD this one")
+    await model_server.wait_for_hold()
+    await harness.mention("queued one", thread_ts=first["ts"])
+    await slack.wait_for(
+        lambda: any(
+            "queued" in str(m.get("text", "")).lower() for m in bot_replies(slack, first["ts"])
+        ),
+        timeout=10,
+    )
+    model_server.release()
+    await final_reply(slack, first["ts"], "held then releasedecho: queued one")
+
+
+async def test_a_failed_turn_says_so_in_the_reply(harness: BotHarness, slack: SlackFake) -> None:
+    """When the model fails, the reply says the turn failed instead of hanging."""
+    event = await harness.mention("FAIL500 please")
+    await slack.wait_for(
+        lambda: any(
+            "failed" in reply_text(r).lower() and not has_stop_button(r)
+            for r in bot_replies(slack, event["ts"])
+        ),
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret", "age"),
+    [("wrong-secret-0123456789abcdef0123", 0), (SIGNING_SECRET, 6 * 60)],
+    ids=["forged", "stale"],
+)
+async def test_a_forged_or_stale_signature_is_refused(
+    harness: BotHarness, slack: SlackFake, secret: str, age: int
+) -> None:
+    """A request signed with the wrong secret, or over five minutes old, gets 401 and no turn."""
+    payload = {
+        "type": "event_callback",
+        "team_id": "T0001",
+        "event_id": "EvForged",
+        "event": {
+            "type": "app_mention",
+            "user": "U1",
+            "text": "hi",
+            "ts": "1.1",
+            "channel": CHANNEL,
+        },
+    }
+    status, _ = await harness.post_signed(
+        json.dumps(payload).encode(), secret=secret, timestamp=int(time.time()) - age
+    )
+    assert status == 401
+    assert not slack.calls_for("chat.postMessage")
+
+
+async def test_a_garbled_event_is_acknowledged_and_ignored(
+    harness: BotHarness, slack: SlackFake
+) -> None:
+    """A signed event of an unknown type, or with missing fields, is acked 200 and does nothing."""
+    for payload in (
+        {
+            "type": "event_callback",
+            "team_id": "T0001",
+            "event_id": "EvOdd1",
+            "event": {"type": "reaction_added", "user": "U1"},
+        },
+        {
+            "type": "event_callback",
+            "team_id": "T0001",
+            "event_id": "EvOdd2",
+            "event": {"type": "app_mention", "channel": CHANNEL},
+        },
+    ):
+        status, _ = await harness.post_signed(json.dumps(payload).encode())
+        assert status == 200
+    await harness.mention("still alive")
+    assert not [c for c in slack.calls_for("chat.postMessage") if "Odd" in json.dumps(c)]
+
+
+async def test_codex_unreachable_is_told_in_the_thread(
+    harness: BotHarness, slack: SlackFake, codex_server: CodexServer, redis_url: str
+) -> None:
+    """With the app-server down, the reply says Codex is unreachable; the mapping stays."""
+    first = await harness.mention("while up")
+    await final_reply(slack, first["ts"], "echo: while up")
+    await codex_server.stop()
+    await harness.mention("while down", thread_ts=first["ts"])
+    await slack.wait_for(
+        lambda: any(
+            "codex" in reply_text(r).lower() and "reach" in reply_text(r).lower()
+            for r in bot_replies(slack, first["ts"])
+        ),
+        timeout=90,
+    )
+    client = aioredis.from_url(redis_url)
+    try:
+        assert [k async for k in client.scan_iter("*thread*")]
+    finally:
+        await client.aclose()
+
+
+async def test_redis_unreachable_is_told_in_the_thread(
+    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, tmp_path: Path
+) -> None:
+    """With Redis down, a mention gets a clear reply and the bot keeps serving."""
+    settings = bot_settings(slack, codex_server, "redis://127.0.0.1:1/0")
+    bot = BotHarness(slack, codex_server, model_server, "redis://127.0.0.1:1/0", settings)
+    await bot.start()
+    try:
+        event = await bot.mention("no redis")
+        await slack.wait_for(
+            lambda: any(
+                "redis" in str(m.get("text", "")).lower() for m in bot_replies(slack, event["ts"])
+            ),
+            timeout=30,
+        )
+        status, _ = await bot.post_signed(b'{"type": "event_callback"}')
+        assert status == 200
+    finally:
+        await bot.close()
