@@ -17,7 +17,6 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_web_app, register_listeners
 from bot.approvals import Approvals
@@ -26,6 +25,7 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.ratelimit import Budget, BudgetPolicy
+from bot.slack_client import MeteredWebClient
 from bot.store import Store
 from codex_client import CodexError, CodexPool
 
@@ -41,8 +41,10 @@ class Service:
         self.metrics.update_budget.set(settings.slack_update_budget_per_minute)
         self.redis = aioredis.from_url(settings.redis_url)
         self.store = Store(self.redis)
-        self.slack = AsyncWebClient(
-            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        self.slack = MeteredWebClient(
+            token=settings.slack_bot_token.get_secret_value(),
+            base_url=settings.slack_api_url,
+            metrics=self.metrics,
         )
         self.approvals = Approvals(store=self.store, slack=self.slack, settings=settings)
         self.pool = pool or CodexPool(

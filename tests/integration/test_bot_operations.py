@@ -1,0 +1,130 @@
+"""Operating the bot: probes, metrics, doctor, and secrets kept out of logs."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bot.doctor import run_doctor
+from tests.fakes.codex_server import CodexServer
+from tests.fakes.model_server import ModelServer
+from tests.fakes.slack_api import SlackFake
+from tests.integration.bot_harness import BOT_TOKEN, SIGNING_SECRET, BotHarness, bot_settings
+from tests.integration.test_bot_mentions import final_reply
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackFake]:
+    async with SlackFake() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def harness(
+    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
+) -> AsyncIterator[BotHarness]:
+    bot = BotHarness(
+        slack, codex_server, model_server, redis_url, bot_settings(slack, codex_server, redis_url)
+    )
+    await bot.start()
+    try:
+        yield bot
+    finally:
+        await bot.close()
+
+
+async def _get(harness: BotHarness, path: str) -> tuple[int, str]:
+    assert harness.service is not None
+    url = f"http://127.0.0.1:{harness.service.port}{path}"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return response.status, await response.text()
+
+
+def _sample(metrics_text: str, name: str, **labels: str) -> float:
+    """The value of one sample in Prometheus text format (0 when absent)."""
+    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
+    prefix = f"{name}{{{wanted}}}" if labels else name
+    for line in metrics_text.splitlines():
+        if line.startswith(prefix + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_probes_answer_and_readiness_covers_redis_and_codex(
+    harness: BotHarness, codex_server: CodexServer
+) -> None:
+    """/healthz is 200; /readyz is 200 with Redis and Codex up and 503 once Codex is gone."""
+    assert (await _get(harness, "/healthz"))[0] == 200
+    status, body = await _get(harness, "/readyz")
+    assert status == 200, body
+    await codex_server.kill()
+    status, body = await _get(harness, "/readyz")
+    assert status == 503
+    assert '"codex": "unreachable"' in body
+
+
+async def test_metrics_move_when_a_turn_runs(harness: BotHarness, slack: SlackFake) -> None:
+    """Turns, deltas, Slack calls and first-edit latency are counted on /metrics."""
+    _, before = await _get(harness, "/metrics")
+    assert _sample(before, "codex_slack_turns_total", outcome="completed") == 0
+    event = await harness.mention("DELTAS 6 count me")
+    await final_reply(slack, event["ts"], "echo: DELTAS 6 count me")
+    _, after = await _get(harness, "/metrics")
+    assert _sample(after, "codex_slack_turns_total", outcome="started") == 1
+    assert _sample(after, "codex_slack_turns_total", outcome="completed") == 1
+    assert _sample(after, "codex_slack_deltas_total") >= 6
+    assert (
+        _sample(after, "codex_slack_slack_api_calls_total", method="chat.postMessage", outcome="ok")
+        >= 1
+    )
+    assert (
+        _sample(after, "codex_slack_slack_api_calls_total", method="chat.update", outcome="ok") >= 1
+    )
+    assert _sample(after, "codex_slack_first_edit_seconds_count") == 1
+    assert _sample(after, "codex_slack_event_ack_seconds_count") >= 1
+    assert _sample(after, "codex_slack_update_budget_per_minute") == 50
+
+
+async def test_429s_are_counted(harness: BotHarness, slack: SlackFake) -> None:
+    """Each 429 from Slack shows in the rate-limited counter and the calls by outcome."""
+    slack.fail_next("chat.update", times=2, retry_after=1)
+    event = await harness.mention("DELTAS 5 limited")
+    await final_reply(slack, event["ts"], "echo: DELTAS 5 limited")
+    _, text = await _get(harness, "/metrics")
+    assert _sample(text, "codex_slack_slack_ratelimited_total", method="chat.update") == 2
+    assert (
+        _sample(
+            text, "codex_slack_slack_api_calls_total", method="chat.update", outcome="ratelimited"
+        )
+        == 2
+    )
+
+
+async def test_doctor_reports_each_peer_and_names_what_is_wrong(
+    slack: SlackFake, codex_server: CodexServer, redis_url: str
+) -> None:
+    """doctor passes against healthy peers, and names Redis and the fix when Redis is down."""
+    out = io.StringIO()
+    assert await run_doctor(bot_settings(slack, codex_server, redis_url), out) == 0
+    assert out.getvalue().splitlines() == ["ok    slack", "ok    redis", "ok    codex"]
+    out = io.StringIO()
+    broken = bot_settings(slack, codex_server, "redis://127.0.0.1:1/0")
+    assert await run_doctor(broken, out) == 1
+    assert "FAIL  redis" in out.getvalue()
+    assert "REDIS_URL" in out.getvalue()
+
+
+async def test_no_secret_reaches_the_logs(
+    harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full turn at DEBUG level logs neither the bot token nor the signing secret."""
+    caplog.set_level(logging.DEBUG)
+    event = await harness.mention("secret check")
+    await final_reply(slack, event["ts"], "echo: secret check")
+    logged = caplog.text
+    assert BOT_TOKEN not in logged
+    assert SIGNING_SECRET not in logged
