@@ -219,6 +219,15 @@ class Bridge:
             stop_value=stop_value,
         )
         try:
+            await self._turn(mention, stream, reply_ts)
+        except Exception as exc:
+            # Whatever broke, the reply must not stay "Thinking…" with a live Stop button.
+            log.exception("turn failed inside the bot for %s", thread.key)
+            await stream.finish(render.failed("", f"internal error ({type(exc).__name__})"))
+
+    async def _turn(self, mention: Mention, stream: ReplyStream, reply_ts: str) -> None:
+        thread = mention.thread
+        try:
             handle = await self._codex_thread(mention)
             turn = await handle.start_turn(mention.text)
         except CodexError as exc:
@@ -309,7 +318,13 @@ class Bridge:
         """Run ``coro`` in the background, keeping a reference so it is not collected."""
         task: asyncio.Task[None] = asyncio.create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Background work has no caller to raise to; say what failed, with its traceback.
+            log.error("background task failed", exc_info=exc)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
