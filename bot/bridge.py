@@ -65,6 +65,11 @@ class SlackThread:
     def key(self) -> str:
         return f"{self.team}:{self.channel}:{self.thread_ts}"
 
+    @property
+    def log_fields(self) -> dict[str, str]:
+        """The ids a log line about this thread carries (see :mod:`bot.logs`)."""
+        return {"team": self.team, "channel": self.channel, "thread_ts": self.thread_ts}
+
 
 @dataclass(frozen=True)
 class Mention:
@@ -161,7 +166,7 @@ class Bridge:
             )
             ran = await self._drain(mention.thread)
         except redis.exceptions.RedisError:
-            log.exception("Redis unreachable for thread %s", mention.thread.key)
+            log.exception("Redis unreachable", extra=mention.thread.log_fields)
             await self._say(mention.thread, render.REDIS_DOWN)
             return
         if not ran:
@@ -204,7 +209,7 @@ class Bridge:
                 blocks=render.reply_blocks(render.THINKING, stop_value=stop_value),
             )
         except SlackApiError:
-            log.exception("could not post the placeholder in %s", thread.key)
+            log.exception("could not post the placeholder", extra=thread.log_fields)
             return
         reply_ts = str(placeholder["ts"])
         stream = ReplyStream(
@@ -222,7 +227,7 @@ class Bridge:
             await self._turn(mention, stream, reply_ts)
         except Exception as exc:
             # Whatever broke, the reply must not stay "Thinking…" with a live Stop button.
-            log.exception("turn failed inside the bot for %s", thread.key)
+            log.exception("turn failed inside the bot", extra=thread.log_fields)
             await stream.finish(render.failed("", f"internal error ({type(exc).__name__})"))
 
     async def _turn(self, mention: Mention, stream: ReplyStream, reply_ts: str) -> None:
@@ -231,15 +236,18 @@ class Bridge:
             handle = await self._codex_thread(mention)
             turn = await handle.start_turn(mention.text)
         except CodexError as exc:
-            log.warning("Codex refused a turn for %s: %s", thread.key, type(exc).__name__)
+            log.warning("Codex refused a turn: %s", type(exc).__name__, extra=thread.log_fields)
             self.metrics.turns.labels("failed").inc()
             await stream.finish(render.codex_unreachable(exc))
             return
         self.metrics.turns.labels("started").inc()
+        fields = {**thread.log_fields, "codex_thread": handle.id, "turn": turn.id}
+        log.info("turn started", extra=fields)
         await self.store.set_active_turn(handle.id, turn.id, mention.user, reply_ts)
         self.metrics.active_streams.inc()
         try:
             final = await self._stream_turn(turn, stream)
+            log.info("turn finished", extra=fields)
             await stream.finish(final)
         finally:
             self.metrics.active_streams.dec()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,7 @@ import aiohttp
 import pytest
 
 from bot.doctor import run_doctor
+from bot.logs import JsonFormatter
 from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
@@ -128,3 +130,21 @@ async def test_no_secret_reaches_the_logs(
     logged = caplog.text
     assert BOT_TOKEN not in logged
     assert SIGNING_SECRET not in logged
+
+
+async def test_turn_logs_carry_the_slack_and_codex_ids(
+    harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The turn's log lines name its team, channel, Slack thread, Codex thread and turn."""
+    caplog.set_level(logging.INFO, logger="bot.bridge")
+    event = await harness.mention("log my ids")
+    await final_reply(slack, event["ts"], "echo: log my ids")
+    finished = [r for r in caplog.records if r.getMessage() == "turn finished"]
+    assert len(finished) == 1
+    ids = vars(finished[0])
+    assert (ids["team"], ids["channel"], ids["thread_ts"]) == ("T0001", "C0001", event["ts"])
+    assert ids["codex_thread"]
+    assert ids["turn"]
+    line = json.loads(JsonFormatter().format(finished[0]))
+    assert line["thread_ts"] == event["ts"]
+    assert line["turn"] == ids["turn"]
