@@ -285,3 +285,33 @@ async def test_redis_unreachable_is_told_in_the_thread(
         assert status == 200
     finally:
         await bot.close()
+
+
+async def test_without_codex_url_the_bot_spawns_the_app_server_over_stdio(
+    slack: SlackFake,
+    codex_server: CodexServer,
+    model_server: ModelServer,
+    redis_url: str,
+    codex_binary: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The embedded default: no CODEX_URL, and a mention is answered by a stdio child."""
+    for name, value in codex_server.env.items():
+        if name in ("CODEX_HOME", "FAKE_API_KEY"):
+            monkeypatch.setenv(name, value)
+    settings = bot_settings(
+        slack,
+        codex_server,
+        redis_url,
+        codex_url=None,
+        codex_bin=str(codex_binary),
+        codex_cwd=str(codex_server.cwd),
+    )
+    bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
+    await codex_server.stop()  # nothing listens on ws:// now: the answer can only come via stdio
+    await bot.start()
+    try:
+        event = await bot.mention("over stdio")
+        await final_reply(slack, event["ts"], "echo: over stdio")
+    finally:
+        await bot.close()
