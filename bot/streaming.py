@@ -82,6 +82,9 @@ class ReplyStream:
     limits: StreamLimits = field(default_factory=StreamLimits)
     stop_value: str | None = None
     """When set, intermediate frames carry a Stop button whose value is this."""
+    placeholder: str = render.THINKING
+    """What the first message shows when the stream is created (with the Stop button when
+    ``stop_value`` is set): a frame identical to it is not sent, so it costs no edit."""
     clock: Callable[[], float] = time.monotonic
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -93,7 +96,11 @@ class ReplyStream:
         self._finished = asyncio.Event()
         self._final: str | None = None
         self._messages: list[str] = [self.first_ts]
-        self._shown: list[str | None] = [None]
+        # Known from the start: an item starting before any text (Codex's own `userMessage`
+        # item comes first) would otherwise re-send the placeholder, spending a Tier 3 token
+        # and, through the fair share, delaying the stream's first real edit.
+        first = render.reply_blocks(self.placeholder, stop_value=self.stop_value)
+        self._shown: list[str | None] = [_key(self.placeholder, first)]
         self._task: asyncio.Task[None] | None = None
 
     # -- feeding (synchronous, called from the event loop of the turn) --
