@@ -17,6 +17,13 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncRateLimitErrorRetryHandler,
+    async_default_handlers,
+)
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 
 from bot.app import build_web_app, register_listeners
 from bot.approvals import Approvals
@@ -30,6 +37,42 @@ from bot.store import Store
 from codex_client import CodexError, CodexPool
 
 log = logging.getLogger(__name__)
+
+POST_RETRIES = 5
+"""429s in a row a ``chat.postMessage`` waits out before giving up: enough for a burst of
+mentions in one channel (Slack allows about one post per second per channel)."""
+
+
+class RetryRateLimitedPosts(AsyncRateLimitErrorRetryHandler):
+    """Waits out Slack's ``Retry-After`` and resends a ``chat.postMessage`` refused with 429.
+
+    A refused placeholder would otherwise drop its mention (the turn never runs). Only
+    ``chat.postMessage``: ``chat.update`` 429s are the reply stream's to handle, since it must
+    pause the whole workspace's budget and skip stale frames rather than resend them.
+    Each 429 waited out is counted in ``metrics``, as the client counts the ones it raises.
+    """
+
+    def __init__(self, metrics: Metrics, max_retry_count: int = POST_RETRIES) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.metrics = metrics
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if not request.url.rstrip("/").endswith("/chat.postMessage"):
+            return False
+        retry = await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+        if retry:
+            self.metrics.slack_calls.labels("chat.postMessage", "ratelimited").inc()
+            self.metrics.rate_limited.labels("chat.postMessage").inc()
+        return retry
 
 
 class Service:
@@ -45,6 +88,10 @@ class Service:
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
             metrics=self.metrics,
+            retry_handlers=[
+                *async_default_handlers(),
+                RetryRateLimitedPosts(self.metrics),
+            ],
         )
         self.approvals = Approvals(store=self.store, slack=self.slack, settings=settings)
         self.pool = pool or CodexPool(
