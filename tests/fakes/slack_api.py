@@ -120,6 +120,8 @@ class SlackFake:
         self._failures: dict[str, list[_Failure]] = {}
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
+        self.socket_connects = 0
+        """Socket Mode connections ever accepted (a reconnect makes it grow)."""
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
@@ -319,6 +321,7 @@ class SlackFake:
             }
         )
         self._sockets.append(ws)
+        self.socket_connects += 1
         await self._notify()
         try:
             async for frame in ws:
