@@ -19,12 +19,18 @@ Knobs (plain attributes, set them before the client acts):
 - ``stall``: methods never answered (a request the client must time out or fail);
 - ``token``: require ``Authorization: Bearer <token>``, else HTTP 401 on the upgrade;
 - ``deltas``: how many deltas an echo answer is cut into;
+- ``reply``: a function from a turn's prompt to its answer (default ``echo: <prompt>``);
+- ``delta_interval``: seconds between two deltas of one answer, so that many concurrent
+  turns stream over time as a model would (default 0: back to back);
+- ``first_delta_delay``: seconds between a turn's ``item/started`` and its first delta, a
+  model's time to first token (default 0);
 - ``flood``: extra, pre-encoded deltas sent as fast as possible after the first one (for
   throughput benchmarks; run it as ``python -m tests.fakes.fake_app_server`` to keep its
   cost out of the client's process).
 
-Everything received is recorded in ``received`` (with the connection's serial number), and
-tests wait for things with :meth:`wait_for` — never with sleeps.
+Everything received is recorded in ``received`` (with the connection's serial number), each
+turn's timeline in ``turn_log`` (:class:`TurnLog`), and tests wait for things with
+:meth:`wait_for` — never with sleeps.
 """
 
 from __future__ import annotations
@@ -33,8 +39,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -53,6 +61,20 @@ NOISE_FRAMES = [
 ]
 
 
+@dataclass
+class TurnLog:
+    """One turn as the fake served it; times are ``time.monotonic()`` seconds, and
+    ``deltas`` counts the answer's deltas sent (``flood`` frames are not counted)."""
+
+    prompt: str
+    thread_id: str
+    turn_id: str
+    started: float
+    first_delta: float | None = None
+    completed: float | None = None
+    deltas: int = 0
+
+
 class FakeAppServer:
     """The fake; ``async with FakeAppServer() as server: ... server.url ...``."""
 
@@ -65,6 +87,10 @@ class FakeAppServer:
         self.early_events = False
         self.noise = False
         self.stall: set[str] = set()
+        self.reply: Callable[[str], str] | None = None
+        self.delta_interval = 0.0
+        self.first_delta_delay = 0.0
+        self.turn_log: list[TurnLog] = []
         self.received: list[tuple[int, dict[str, Any]]] = []
         self.upgrade_headers: list[Headers] = []
         self.connections: list[ServerConnection] = []
@@ -246,6 +272,8 @@ class FakeAppServer:
         turn_id = str(uuid.uuid4())
         text = "".join(i.get("text", "") for i in params["input"] if i.get("type") == "text")
         item_id = f"msg_{turn_id[:8]}"
+        log = TurnLog(text, thread_id, turn_id, time.monotonic())
+        self.turn_log.append(log)
         started = {
             "method": "turn/started",
             "params": {"threadId": thread_id, "turn": _turn(turn_id)},
@@ -255,13 +283,20 @@ class FakeAppServer:
         for message in (*first, answer) if self.early_events else (answer, *first):
             await self._send(ws, message)
         self.active[thread_id] = turn_id
-        reply = f"echo: {text}"
+        reply = self.reply(text) if self.reply is not None else f"echo: {text}"
         size = max(1, -(-len(reply) // self.deltas))
         pieces = [reply[i : i + size] for i in range(0, len(reply), size)]
         status = "completed"
         for index, piece in enumerate(pieces):
+            # Pacing a model's output (time to first token, then between tokens), not a wait.
+            pause = self.delta_interval if index else self.first_delta_delay
+            if pause > 0:
+                await asyncio.sleep(pause)
             delta = {"threadId": thread_id, "turnId": turn_id, "itemId": item_id, "delta": piece}
             await self._send(ws, {"method": "item/agentMessage/delta", "params": delta})
+            log.deltas += 1
+            if log.first_delta is None:
+                log.first_delta = time.monotonic()
             if index == 0 and self.flood:
                 delta["delta"] = "lorem ipsum dolor "
                 frame = json.dumps({"method": "item/agentMessage/delta", "params": delta})
@@ -284,6 +319,7 @@ class FakeAppServer:
         await self._send(
             ws, {"method": "turn/completed", "params": {"threadId": thread_id, "turn": finished}}
         )
+        log.completed = time.monotonic()
 
     def held_turns(self) -> int:
         """How many turns are running now."""
