@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable
 from typing import cast
 
+import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -115,6 +116,9 @@ class Service:
 
     async def start(self, *, socket_mode: bool, port: int) -> None:
         """Connect everything and start receiving Slack requests."""
+        # One pooled HTTP session for every Slack call (slack-sdk opens one per call without
+        # it: a new TLS handshake before each edit). Made here, inside the running loop.
+        self.slack.session = aiohttp.ClientSession()
         auth = await self.slack.auth_test()
         bot_user_id = str(auth["user_id"])
         try:
@@ -179,8 +183,8 @@ class Service:
             await self._runner.cleanup()
         await self.pool.close()
         await self.redis.aclose()
-        with contextlib.suppress(Exception):
-            await self.slack.session.close() if self.slack.session else None
+        if self.slack.session is not None:
+            await self.slack.session.close()
 
     async def run_forever(self, *, socket_mode: bool, port: int) -> None:
         await self.start(socket_mode=socket_mode, port=port)
