@@ -1,17 +1,128 @@
-"""Codex's approval requests as Slack messages with decision buttons."""
+"""Codex's requests to the client: approval prompts in Slack, and refusals for the rest.
+
+A command (``item/commandExecution/requestApproval``) or file-change
+(``item/fileChange/requestApproval``) approval goes like this:
+
+1. The replica whose Codex connection received the request (the *holder*) subscribes to the
+   decisions channel, posts the prompt in the Slack thread (the command, or the list of file
+   changes, and one button per decision the server offers; ``decline`` is always offered), and
+   stores an :class:`~bot.store.ApprovalRecord`.
+2. A click may land on any replica. That replica checks that the clicker started the turn or
+   is a configured approver (anyone else is told why not), then records the decision in Redis,
+   where the first writer wins and the winner is published on
+   :data:`~bot.store.APPROVAL_DECISIONS`.
+3. The holder receives the decision, answers Codex, and replaces the buttons with the outcome
+   (who chose what).
+
+The holder marks the approval expired, and says so on the message, when the connection holding
+the request drops (the client cancels the handler: the answer could no longer be delivered),
+when the turn ends before an answer (stopped, say), or after :data:`~bot.store.APPROVAL_TTL`.
+
+Every other server request is answered at once with a refusal of the shape it expects (no
+permissions granted, no answers, elicitation declined…) so a turn never stalls waiting for
+input Slack cannot give; the few that have no refusal shape get a JSON-RPC error.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
 
+import redis.exceptions
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import render
+from bot.access import Access
 from bot.config import Settings
-from bot.store import Store
-from codex_client import ApprovalRequest
+from bot.store import APPROVAL_TTL, ApprovalDecision, ApprovalRecord, Store
+from codex_client import ApprovalRequest, ItemStarted, ThreadItem, TurnCompleted, TurnEvent
 
 if TYPE_CHECKING:
     from bot.bridge import Bridge
+
+__all__ = ["COMMAND_APPROVAL", "EXPIRED", "FILE_CHANGE_APPROVAL", "Approvals", "refusal"]
+
+log = logging.getLogger(__name__)
+
+COMMAND_APPROVAL: Final = "item/commandExecution/requestApproval"
+FILE_CHANGE_APPROVAL: Final = "item/fileChange/requestApproval"
+EXPIRED: Final = "expired"
+"""The decision recorded for a request nobody answered in time (see ``Store.resolve_approval``)."""
+
+SUBSCRIBE_TIMEOUT: Final = 10.0
+"""How long a new prompt waits for the decisions subscription before giving up (Redis down)."""
+ITEM_WAIT: Final = 2.0
+"""How long a file-change prompt waits for its item (from the turn's events) to list the files."""
+REMEMBERED_ITEMS: Final = 256
+
+_TURN_ENDED: Final = "the turn ended before anyone answered"
+_FILE_DECISIONS: Final = ("accept", "acceptForSession", "decline", "cancel")
+_COMMAND_DECISIONS: Final = ("accept", "decline", "cancel")
+
+
+class UnsupportedRequest(Exception):
+    """A server request the bot cannot answer with a result; the client replies with an error."""
+
+
+def refusal(method: str) -> dict[str, Any]:
+    """The answer that refuses a server request other than a command/file approval.
+
+    Each has the shape its method expects, so the server reads a clear "no" and the turn
+    continues. Raises :class:`UnsupportedRequest` for methods with no refusal shape (auth
+    token refresh, attestation): the JSON-RPC error the client then sends also means no.
+    """
+    if method == "item/permissions/requestApproval":
+        return {"permissions": {}, "scope": "turn"}
+    if method == "item/tool/requestUserInput":
+        return {"answers": {}}
+    if method == "mcpServer/elicitation/request":
+        return {"action": "decline"}
+    if method == "item/tool/call":
+        text = "This tool is not available to Codex when it runs from Slack."
+        return {"contentItems": [{"type": "inputText", "text": text}], "success": False}
+    if method in ("execCommandApproval", "applyPatchApproval"):
+        return {"decision": "denied"}
+    if method == "currentTime/read":
+        return {"currentTimeAt": int(time.time())}
+    raise UnsupportedRequest(method)
+
+
+def offered_decisions(request: ApprovalRequest) -> list[Any]:
+    """The decisions to offer as buttons: the server's list, with ``decline`` always in it."""
+    offered = request.available_decisions
+    if not offered:
+        offered = list(
+            _FILE_DECISIONS if request.method == FILE_CHANGE_APPROVAL else _COMMAND_DECISIONS
+        )
+    if "decline" not in offered:
+        # Decline is valid even when not listed; put it before cancel, the harsher no.
+        at = offered.index("cancel") if "cancel" in offered else len(offered)
+        offered = [*offered[:at], "decline", *offered[at:]]
+    return offered[: render.APPROVAL_BUTTONS]
+
+
+@dataclass
+class _Waiter:
+    """One approval the holder waits on, and what its message shows."""
+
+    thread_id: str
+    turn_id: str
+    future: asyncio.Future[ApprovalDecision]
+    prompt: render.ApprovalPrompt
+    decisions: list[Any]
+    channel: str
+    message_ts: str | None = None
+    turn_ended: bool = False
+    expired_why: str | None = None
 
 
 class Approvals:
@@ -21,8 +132,317 @@ class Approvals:
         self.store = store
         self.slack = slack
         self.settings = settings
+        self.access = Access(settings, slack)
         self.bridge: Bridge | None = None
+        self._waiters: dict[str, _Waiter] = {}
+        self._listener: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self._items: OrderedDict[str, ThreadItem] = OrderedDict()
+        self._item_seen = asyncio.Condition()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- Codex side ---------------------------------------------------------------------------
 
     async def handle(self, request: ApprovalRequest) -> dict[str, Any]:
-        """Answer one server->client request (not wired to Slack yet: declines)."""
-        return {"decision": "decline"}
+        """Answer one server->client request (the pool's approval handler)."""
+        if request.method not in (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL):
+            log.info("refused a %s request from Codex", request.method)
+            return refusal(request.method)
+        if request.thread_id is None or request.turn_id is None:
+            return {"decision": "decline"}
+        try:
+            return await self._ask(request, request.thread_id, request.turn_id)
+        except (redis.exceptions.RedisError, SlackApiError) as exc:
+            # Nobody can be asked, so the safe answer is no; the turn goes on without it.
+            log.error("could not ask for an approval (%s); declined", type(exc).__name__)
+            return {"decision": "decline"}
+
+    def observe(self, event: TurnEvent) -> None:
+        """See a turn's events (hooked into the bridge): file-change items, turn ends."""
+        if isinstance(event, ItemStarted) and event.item.type == "fileChange":
+            self._items[event.item.id] = event.item
+            while len(self._items) > REMEMBERED_ITEMS:
+                self._items.popitem(last=False)
+            self._spawn(self._notify_item())
+        elif isinstance(event, TurnCompleted):
+            for approval_id, waiter in list(self._waiters.items()):
+                if (waiter.thread_id, waiter.turn_id) == (event.thread_id, event.turn_id):
+                    waiter.turn_ended = True
+                    self._spawn(self._expire(approval_id, waiter, _TURN_ENDED))
+
+    async def _notify_item(self) -> None:
+        async with self._item_seen:
+            self._item_seen.notify_all()
+
+    async def _ask(self, request: ApprovalRequest, thread_id: str, turn_id: str) -> dict[str, Any]:
+        record = await self.store.thread_for_codex(thread_id)
+        if record is None:
+            log.warning("declined an approval for a Codex thread with no Slack thread")
+            return {"decision": "decline"}
+        active = await self.store.get_active_turn(thread_id)
+        started_by = active.user if active and active.turn_id == turn_id else record.started_by
+        prompt = await self._prompt(request, started_by)
+        decisions = offered_decisions(request)
+        approval_id = secrets.token_urlsafe(9)
+        waiter = _Waiter(
+            thread_id=thread_id,
+            turn_id=turn_id,
+            future=asyncio.get_running_loop().create_future(),
+            prompt=prompt,
+            decisions=decisions,
+            channel=record.channel,
+        )
+        approval = ApprovalRecord(
+            approval_id=approval_id,
+            codex_thread_id=thread_id,
+            turn_id=turn_id,
+            request_id=request.request_id,
+            endpoint_key=request.endpoint_key,
+            method=request.method,
+            channel=record.channel,
+            thread_ts=record.thread_ts,
+            message_ts="",
+            started_by=started_by,
+            available_decisions=decisions,
+            created_at=time.time(),
+        )
+        try:
+            await self._register(approval_id, waiter)
+            # Stored before it is shown, so a click that comes at once finds it.
+            await self.store.save_approval(approval)
+            posted = await self.slack.chat_postMessage(
+                channel=record.channel,
+                thread_ts=record.thread_ts,
+                text=render.approval_text(prompt),
+                blocks=render.approval_blocks(prompt, approval_id=approval_id, decisions=decisions),
+            )
+            waiter.message_ts = str(posted["ts"])
+            await self.store.save_approval(
+                approval.model_copy(update={"message_ts": waiter.message_ts})
+            )
+            if waiter.turn_ended:
+                # The turn ended while the prompt was being posted: nothing waits for it.
+                await self._expire(approval_id, waiter, _TURN_ENDED)
+            try:
+                async with asyncio.timeout(APPROVAL_TTL):
+                    decision = await waiter.future
+            except TimeoutError:
+                await self._expire(approval_id, waiter, "nobody answered within a day")
+                decision = await waiter.future
+        except asyncio.CancelledError:
+            # The connection holding the request dropped: no answer can reach Codex any more.
+            # The expiry runs as a task of its own, since this one is being cancelled.
+            why = "the connection to Codex dropped before anyone answered"
+            self._spawn(self._expire(approval_id, waiter, why, show=True))
+            raise
+        finally:
+            self._unregister(approval_id)
+        if decision.decision == EXPIRED:
+            why = waiter.expired_why or "nobody answered in time"
+            outcome = render.approval_outcome(EXPIRED, user=None, why=why)
+            self._spawn(self._show(approval_id, waiter, outcome))
+            return {"decision": "decline"}  # Codex no longer waits for it; no is the safe answer
+        value = json.loads(decision.decision)
+        outcome = render.approval_outcome(value, user=decision.user)
+        self._spawn(self._show(approval_id, waiter, outcome))
+        return {"decision": value}
+
+    async def _prompt(self, request: ApprovalRequest, started_by: str) -> render.ApprovalPrompt:
+        if request.method == COMMAND_APPROVAL:
+            cwd = request.params.get("cwd")
+            return render.ApprovalPrompt(
+                kind="command",
+                started_by=started_by,
+                command=_command_line(request.params),
+                cwd=cwd if isinstance(cwd, str) else None,
+                reason=request.reason,
+            )
+        item = await self._item(request.item_id)
+        raw_changes = (item.model_extra or {}).get("changes") if item is not None else None
+        changes: list[tuple[str, str]] = []
+        for change in raw_changes if isinstance(raw_changes, list) else []:
+            if isinstance(change, Mapping):
+                kind = change.get("kind")
+                kind = kind.get("type") if isinstance(kind, Mapping) else kind
+                changes.append((str(kind or "change"), str(change.get("path") or "?")))
+        return render.ApprovalPrompt(
+            kind="fileChange", started_by=started_by, reason=request.reason, changes=tuple(changes)
+        )
+
+    async def _item(self, item_id: str | None) -> ThreadItem | None:
+        """The started file-change item ``item_id``: its event comes just before the request,
+        but the bridge may not have read it yet."""
+        if item_id is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(ITEM_WAIT), self._item_seen:
+                await self._item_seen.wait_for(lambda: item_id in self._items)
+        return self._items.get(item_id)
+
+    # -- expiry and the message ---------------------------------------------------------------
+
+    async def _expire(
+        self, approval_id: str, waiter: _Waiter, why: str, *, show: bool = False
+    ) -> None:
+        """Resolve the approval as expired unless someone answered first.
+
+        The waiting :meth:`_ask` then shows the outcome; ``show`` shows it here instead, for
+        when that task is gone (cancelled with its connection).
+        """
+        try:
+            won = await self.store.resolve_approval(approval_id, EXPIRED, "")
+        except redis.exceptions.RedisError:
+            log.warning("could not mark approval %s expired", approval_id)
+            return
+        if not won:
+            return
+        waiter.expired_why = why
+        self._deliver(
+            ApprovalDecision(
+                approval_id=approval_id, decision=EXPIRED, user="", decided_at=time.time()
+            )
+        )
+        if show:
+            outcome = render.approval_outcome(EXPIRED, user=None, why=why)
+            await self._show(approval_id, waiter, outcome)
+
+    async def _show(self, approval_id: str, waiter: _Waiter, outcome: str) -> None:
+        """Replace the approval's buttons with ``outcome``."""
+        if waiter.message_ts is None:
+            return
+        try:
+            await self.slack.chat_update(
+                channel=waiter.channel,
+                ts=waiter.message_ts,
+                text=f"{render.approval_text(waiter.prompt)}: {outcome}",
+                blocks=render.approval_blocks(
+                    waiter.prompt,
+                    approval_id=approval_id,
+                    decisions=waiter.decisions,
+                    outcome=outcome,
+                ),
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("could not show the outcome of approval %s: %s", approval_id, error)
+
+    # -- Slack side ---------------------------------------------------------------------------
+
+    async def answer(
+        self, *, user: str, value: str, tell: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """A click on a decision button (``value`` = ``<approval_id>:<index>``), on any replica.
+
+        The clicker must be allowed to approve and be the turn's starter or an approver;
+        otherwise, or if someone answered first or the request expired, ``tell`` says so.
+        """
+        approval_id, _, index_text = value.rpartition(":")
+        state = await self.store.get_approval(approval_id)
+        if state is None:
+            await tell("⌛ This approval request is no longer pending.")
+            return
+        if state.decision is not None:
+            await tell(_already(state.decision))
+            return
+        record = state.record
+        refused = await self.access.may_approve(
+            user, started_by=record.started_by, channel=record.channel
+        )
+        if refused is not None:
+            await tell(refused)
+            return
+        try:
+            decision = record.available_decisions[int(index_text)]
+        except (ValueError, IndexError):
+            await tell("That button is out of date.")
+            return
+        if not await self.store.resolve_approval(approval_id, json.dumps(decision), user):
+            latest = await self.store.get_approval(approval_id)
+            if latest is not None and latest.decision is not None:
+                await tell(_already(latest.decision))
+            return
+        # The holder may be this replica: spare it the pub/sub round trip.
+        self._deliver(
+            ApprovalDecision(
+                approval_id=approval_id,
+                decision=json.dumps(decision),
+                user=user,
+                decided_at=time.time(),
+            )
+        )
+
+    # -- the decisions subscription -----------------------------------------------------------
+
+    async def _register(self, approval_id: str, waiter: _Waiter) -> None:
+        """Wait for ``approval_id``'s decision from now on (subscribed when this returns)."""
+        self._waiters[approval_id] = waiter
+        if self._listener is None or self._listener.done():
+            self._subscribed.clear()
+            self._listener = asyncio.create_task(self._listen(), name="approval-decisions")
+        try:
+            async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+                await self._subscribed.wait()
+        except TimeoutError:
+            raise redis.exceptions.ConnectionError("no approvals subscription") from None
+
+    def _unregister(self, approval_id: str) -> None:
+        self._waiters.pop(approval_id, None)
+        if not self._waiters and self._listener is not None:
+            # Nothing left to wait for: drop the subscription (and its Redis connection).
+            self._listener.cancel()
+            self._listener = None
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async with self.store.approval_decisions() as decisions:
+                    self._subscribed.set()
+                    delay = 0.5
+                    # Decisions published while we were not subscribed are in Redis.
+                    for approval_id in list(self._waiters):
+                        state = await self.store.get_approval(approval_id)
+                        if state is not None and state.decision is not None:
+                            self._deliver(state.decision)
+                    async for decision in decisions:
+                        self._deliver(decision)
+            except Exception as exc:
+                # Redis trouble, or a message that does not parse: resubscribe either way, so
+                # the waiting approvals keep hearing their decisions.
+                self._subscribed.clear()
+                log.warning("approval decisions subscription lost (%s)", type(exc).__name__)
+                await asyncio.sleep(delay)  # backoff before resubscribing to a Redis in trouble
+                delay = min(delay * 2, 10.0)
+
+    def _deliver(self, decision: ApprovalDecision) -> None:
+        waiter = self._waiters.get(decision.approval_id)
+        if waiter is not None and not waiter.future.done():
+            waiter.future.set_result(decision)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # An outcome that could not be shown (Slack closed at shutdown, say): log, go on.
+            log.warning("an approval's follow-up failed: %s", type(exc).__name__)
+
+
+def _command_line(params: Mapping[str, Any]) -> str | None:
+    """The command to show: the parsed actions' commands when Codex gave them, else the raw one."""
+    actions = [a for a in params.get("commandActions") or [] if isinstance(a, Mapping)]
+    shown = [str(a["command"]) for a in actions if isinstance(a.get("command"), str)]
+    if shown and len(shown) == len(actions):
+        return " && ".join(shown)
+    command = params.get("command")
+    return command if isinstance(command, str) else None
+
+
+def _already(decision: ApprovalDecision) -> str:
+    if decision.decision == EXPIRED or not decision.user:
+        return "⌛ This approval request expired."
+    label = render.decision_label(json.loads(decision.decision))
+    return f"This request was already answered: <@{decision.user}> chose *{label}*."

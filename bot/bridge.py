@@ -23,6 +23,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
+from bot.access import Access
 from bot.config import Settings
 from bot.metrics import Metrics
 from bot.store import Store, ThreadRecord
@@ -43,6 +45,7 @@ from codex_client import (
     ItemCompleted,
     ItemStarted,
     ThreadHandle,
+    TurnEvent,
     TurnHandle,
     TurnResult,
 )
@@ -94,6 +97,23 @@ class Mention:
         return cls(**json.loads(raw))
 
 
+_CLIENT_ID_PREFIX = "slack:"
+
+
+def client_message_id(mention: Mention) -> str:
+    """The ``clientUserMessageId`` of a mention's turn: Codex keeps it on the user message
+    (``clientId``), so a recap can say who asked long after Redis forgot the turn."""
+    return f"{_CLIENT_ID_PREFIX}{mention.user}:{mention.channel}:{mention.ts}"
+
+
+def author_of(client_id: object) -> str | None:
+    """The Slack user in a :func:`client_message_id`; None for turns started elsewhere."""
+    if not isinstance(client_id, str) or not client_id.startswith(_CLIENT_ID_PREFIX):
+        return None
+    user = client_id[len(_CLIENT_ID_PREFIX) :].split(":", 1)[0]
+    return user or None
+
+
 class Bridge:
     """The conversation service between Slack and Codex."""
 
@@ -117,6 +137,13 @@ class Bridge:
         self.metrics = metrics or Metrics()
         self.owner = f"replica-{uuid.uuid4().hex[:12]}"
         self.limits = StreamLimits()
+        self.access = Access(settings, slack)
+        self.thread_commands: Callable[[Mention], Awaitable[bool]] | None = None
+        """Set by :class:`bot.commands.Commands`: takes ``@bot steer|stop|recap`` mentions
+        (True) before they would become turns."""
+        self.turn_observer: Callable[[TurnEvent], None] | None = None
+        """Set by :class:`bot.commands.Commands`: sees every event of the turns run here (the
+        approvals need file-change items and turn ends). Called inline: must not block."""
         self._tasks: set[asyncio.Task[None]] = set()
 
     # -- entry points --
@@ -138,6 +165,12 @@ class Bridge:
         except redis.exceptions.RedisError:
             log.exception("Redis unreachable while handling event %s", event_id)
             await self._say(mention.thread, render.REDIS_DOWN)
+            return
+        if self.thread_commands is not None and await self.thread_commands(mention):
+            return
+        refusal = await self.access.why_not("mention", user=mention.user, channel=mention.channel)
+        if refusal is not None:
+            await self._tell(mention, refusal)
             return
         await self.submit(mention)
 
@@ -234,7 +267,9 @@ class Bridge:
         thread = mention.thread
         try:
             handle = await self._codex_thread(mention)
-            turn = await handle.start_turn(mention.text)
+            turn = await handle.start_turn(
+                mention.text, clientUserMessageId=client_message_id(mention)
+            )
         except CodexError as exc:
             log.warning("Codex refused a turn: %s", type(exc).__name__, extra=thread.log_fields)
             self.metrics.turns.labels("failed").inc()
@@ -282,8 +317,11 @@ class Bridge:
     async def _stream_turn(self, turn: TurnHandle, stream: ReplyStream) -> str:
         first_delta_at: float | None = None
         stream.start()
+        observe = self.turn_observer
         try:
             async for event in turn.events():
+                if observe is not None:
+                    observe(event)
                 if isinstance(event, AgentMessageDelta):
                     self.metrics.deltas.inc()
                     if first_delta_at is None:
@@ -304,13 +342,17 @@ class Bridge:
                 max(0.0, stream.stats.first_edit_at - first_delta_at)
             )
         self.metrics.turns.labels(result.status).inc()
-        return self._final_text(result)
+        stopped_by = None
+        if result.status == "interrupted":
+            with contextlib.suppress(redis.exceptions.RedisError):
+                stopped_by = await self.store.stopped_by(turn.thread_id, turn.id)
+        return self._final_text(result, stopped_by=stopped_by)
 
-    def _final_text(self, result: TurnResult) -> str:
+    def _final_text(self, result: TurnResult, *, stopped_by: str | None = None) -> str:
         if result.status == "completed":
             return result.final_text
         if result.status == "interrupted":
-            return render.interrupted(result.final_text, stopped_by=None)
+            return render.interrupted(result.final_text, stopped_by=stopped_by)
         message = result.error.message if result.error is not None else "unknown error"
         return render.failed(result.final_text, message)
 
@@ -320,6 +362,13 @@ class Bridge:
         with contextlib.suppress(SlackApiError):
             await self.slack.chat_postMessage(
                 channel=thread.channel, thread_ts=thread.thread_ts, text=text
+            )
+
+    async def _tell(self, mention: Mention, text: str) -> None:
+        """Say ``text`` in the mention's thread, visible to its author only."""
+        with contextlib.suppress(SlackApiError):
+            await self.slack.chat_postEphemeral(
+                channel=mention.channel, user=mention.user, thread_ts=mention.thread_ts, text=text
             )
 
     def spawn(self, coro: Any) -> None:

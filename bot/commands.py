@@ -1,47 +1,593 @@
-"""Slash commands, buttons and shortcuts: /steer, /recap, Stop and approval answers.
+"""Steer, recap, stop and approval answers: slash commands, buttons, shortcuts, in-thread mentions.
 
-The in-thread forms (``@bot steer …``, ``@bot stop``, ``@bot recap``) arrive as mentions and
-are routed here by the bridge through :meth:`Commands.in_thread`.
+Slack runs no slash command inside a thread, so each command comes in three forms:
+
+- from the channel: ``/steer [<thread permalink>] <guidance>`` and ``/recap [<permalink>] [N]``.
+  Without a permalink the target is the requester's most recent Codex thread in the channel
+  (for ``/steer``: the most recent one with a running turn);
+- in the thread, as a mention: ``@bot steer <guidance>``, ``@bot stop``, ``@bot recap [N]``
+  (the bridge hands every mention to :meth:`Commands.in_thread` before it would become a turn;
+  at the top level of a channel they act like the channel form);
+- as message shortcuts: "Steer Codex" (a modal) and "Recap thread".
+
+Steer sends ``turn/steer`` with the running turn from Redis as ``expectedTurnId``; when the
+turn changed in between (Codex names the actual one), it steers that one instead, once. Stop
+notes who pressed it, then sends ``turn/interrupt``; the reply's last line names them. A recap
+pages backward through ``thread/turns/list`` (summary view), one page per message; the "Older"
+button's value is a short id of the next cursor kept in Redis, so history never rides in a
+button and each page costs the same however long the thread is.
+
+What the bot says back is seen by the requester only (the command's ``response_url``, or
+``chat.postEphemeral``), except a recap someone shares, and the "stopped by" line. A permalink
+must point into the channel the command is typed in: a recap or a steer must not reach into a
+conversation the channel's members (and perhaps the requester) cannot see. Every action is
+checked against the allowlists first (:mod:`bot.access`); a refused user is told why, and
+nothing reaches Codex.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar, Final
 
+import redis.exceptions
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot import render
 from bot.approvals import Approvals
-from bot.bridge import Bridge, Mention
+from bot.bridge import Bridge, Mention, author_of
+from bot.command_text import (
+    DEFAULT_RECAP_TURNS,
+    InThread,
+    Permalink,
+    RecapArgs,
+    SteerArgs,
+    UsageError,
+    parse_in_thread,
+    parse_recap,
+    parse_steer,
+)
+from bot.store import ThreadRecord
+from codex_client import CodexError, NoActiveTurn, RpcError, Turn, TurnMismatch
+
+__all__ = ["STEER_MODAL", "Commands", "Requester"]
 
 log = logging.getLogger(__name__)
+
+STEER_MODAL: Final = "steer_codex_modal"
+_GUIDANCE_BLOCK: Final = "steer_guidance"
+_GUIDANCE_INPUT: Final = "text"
+
+
+# -- who asked, and where to answer ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where their private answers go."""
+
+    team: str
+    user: str
+    channel: str
+    thread_ts: str | None = None
+    """Private answers go into this thread (None: the channel)."""
+    response_url: str | None = None
+    """Answer through this URL when set (slash commands, clicks), else ``chat.postEphemeral``."""
+
+
+def _turn_author(turn: Turn) -> str | None:
+    for item in turn.items:
+        if item.type == "userMessage":
+            return author_of((item.model_extra or {}).get("clientId"))
+    return None
+
+
+NO_CODEX_HERE: Final = (
+    "There is no Codex conversation in that thread. Mention me in a thread to start one."
+)
 
 
 class Commands:
     """Every user action other than a plain mention."""
 
-    ACTION_IDS: ClassVar[tuple[str, ...]] = ("stop_turn",)
+    ACTION_IDS: ClassVar[tuple[str, ...]] = (
+        render.ACTION_STOP,
+        render.ACTION_RECAP_OLDER,
+        render.ACTION_RECAP_SHARE,
+        *render.ACTION_APPROVAL,
+    )
 
     def __init__(self, *, bridge: Bridge, approvals: Approvals) -> None:
         self.bridge = bridge
         self.approvals = approvals
+        self.store = bridge.store
+        self.slack = bridge.slack
+        self.access = bridge.access
+        bridge.thread_commands = self.in_thread
+        bridge.turn_observer = approvals.observe
+
+    # -- entry points ---------------------------------------------------------------------
 
     async def in_thread(self, mention: Mention) -> bool:
         """Handle ``mention`` if it is an in-thread command; False lets it become a turn."""
-        return False
+        top_level = mention.thread_ts == mention.ts
+        req = Requester(
+            mention.team, mention.user, mention.channel, None if top_level else mention.thread_ts
+        )
+        try:
+            command = parse_in_thread(mention.text)
+        except UsageError as exc:
+            await self._tell(req, str(exc))
+            return True
+        if command is None:
+            return False
+        await self._guard(req, self._in_thread(req, command, top_level))
+        return True
+
+    async def _in_thread(self, req: Requester, command: InThread, top_level: bool) -> None:
+        if top_level:
+            # At the top level there is no thread to act on: behave like the channel form.
+            record = await self._recent(req, running=command.verb != "recap")
+        else:
+            assert req.thread_ts is not None
+            record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
+        if record is None:
+            await self._tell(req, self._nothing_running() if top_level else NO_CODEX_HERE)
+        elif command.verb == "steer":
+            await self._steer(req, record, command.guidance)
+        elif command.verb == "stop":
+            await self._stop(req, record)
+        else:
+            await self._recap(req, record, command.limit)
 
     async def steer_command(self, command: dict[str, Any]) -> None:
-        log.info("/steer is not wired yet")
+        """``/steer [permalink] <guidance>``."""
+        req = _from_command(command)
+        try:
+            args = parse_steer(str(command.get("text") or ""))
+        except UsageError as exc:
+            await self._tell(req, str(exc))
+            return
+        await self._guard(req, self._steer_from_channel(req, args))
+
+    async def _steer_from_channel(self, req: Requester, args: SteerArgs) -> None:
+        record = await self._resolve(req, args.target, running=True)
+        if record is not None:
+            await self._steer(req, record, args.guidance)
 
     async def recap_command(self, command: dict[str, Any]) -> None:
-        log.info("/recap is not wired yet")
+        """``/recap [permalink] [N]``."""
+        req = _from_command(command)
+        try:
+            args = parse_recap(str(command.get("text") or ""))
+        except UsageError as exc:
+            await self._tell(req, str(exc))
+            return
+        await self._guard(req, self._recap_from_channel(req, args))
+
+    async def _recap_from_channel(self, req: Requester, args: RecapArgs) -> None:
+        record = await self._resolve(req, args.target, running=False)
+        if record is not None:
+            await self._recap(req, record, args.limit)
 
     async def action(self, body: dict[str, Any]) -> None:
-        log.info("actions are not wired yet")
+        """A click on one of the bot's buttons: Stop, Older, Share, or an approval decision."""
+        action = (body.get("actions") or [{}])[0]
+        action_id, value = str(action.get("action_id", "")), str(action.get("value", ""))
+        container = body.get("container") or {}
+        message = body.get("message") or {}
+        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+        thread_ts = message.get("thread_ts") or container.get("thread_ts")
+        user = body.get("user") or {}
+        req = Requester(
+            team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+            user=str(user.get("id", "")),
+            channel=channel,
+            thread_ts=str(thread_ts) if thread_ts else None,
+        )
+        if action_id == render.ACTION_STOP:
+            await self._guard(req, self._stop_clicked(req, value))
+        elif action_id in render.ACTION_APPROVAL:
+            await self._guard(
+                req, self.approvals.answer(user=req.user, value=value, tell=self._to(req))
+            )
+        elif action_id in (render.ACTION_RECAP_OLDER, render.ACTION_RECAP_SHARE):
+            url = body.get("response_url")
+            req = replace(req, response_url=str(url) if url else None)
+            older = action_id == render.ACTION_RECAP_OLDER
+            await self._guard(req, self._recap_clicked(req, value, older=older))
 
     async def steer_shortcut(self, body: dict[str, Any]) -> None:
-        log.info("shortcuts are not wired yet")
+        """The "Steer Codex" message shortcut: a modal asking for the guidance."""
+        req = _from_shortcut(body)
+        await self._guard(req, self._open_steer_modal(req, str(body.get("trigger_id", ""))))
 
-    async def recap_shortcut(self, body: dict[str, Any]) -> None:
-        log.info("shortcuts are not wired yet")
+    async def _open_steer_modal(self, req: Requester, trigger_id: str) -> None:
+        refusal = await self.access.why_not("steer", user=req.user, channel=req.channel)
+        if refusal is not None:
+            await self._tell(req, refusal)
+            return
+        assert req.thread_ts is not None
+        record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+            return
+        if await self.store.get_active_turn(record.codex_thread_id) is None:
+            await self._tell(req, self._nothing_running(in_thread=True))
+            return
+        meta = {"team": req.team, "channel": req.channel, "thread_ts": req.thread_ts}
+        await self.slack.views_open(trigger_id=trigger_id, view=_steer_modal(json.dumps(meta)))
 
     async def steer_submitted(self, body: dict[str, Any]) -> None:
-        log.info("modals are not wired yet")
+        """The steer modal was submitted: steer the thread it was opened on."""
+        view = body.get("view") or {}
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            values = view["state"]["values"][_GUIDANCE_BLOCK][_GUIDANCE_INPUT]
+            guidance = str(values.get("value") or "").strip()
+            req = Requester(
+                team=str(meta["team"]),
+                user=str((body.get("user") or {})["id"]),
+                channel=str(meta["channel"]),
+                thread_ts=str(meta["thread_ts"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            log.warning("ignored a malformed steer modal submission")
+            return
+        await self._guard(req, self._steer_in(req, guidance))
+
+    async def _steer_in(self, req: Requester, guidance: str) -> None:
+        assert req.thread_ts is not None
+        record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+        elif not guidance:
+            await self._tell(req, "Nothing to send: the guidance was empty.")
+        else:
+            await self._steer(req, record, guidance)
+
+    async def recap_shortcut(self, body: dict[str, Any]) -> None:
+        """The "Recap thread" message shortcut: a recap of the thread, for the requester."""
+        req = _from_shortcut(body)
+        await self._guard(req, self._recap_in(req))
+
+    async def _recap_in(self, req: Requester) -> None:
+        assert req.thread_ts is not None
+        record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+        else:
+            await self._recap(req, record, DEFAULT_RECAP_TURNS)
+
+    # -- targets ----------------------------------------------------------------------------
+
+    async def _resolve(
+        self, req: Requester, target: Permalink | None, *, running: bool
+    ) -> ThreadRecord | None:
+        """The thread a channel-form command acts on; None (and the requester told why)."""
+        if target is None:
+            record = await self._recent(req, running=running)
+            if record is None:
+                await self._tell(req, self._nothing_running() if running else self._no_thread())
+            return record
+        if target.channel != req.channel:
+            await self._tell(
+                req,
+                f"That permalink points into <#{target.channel}>: run the command there, "
+                "so nobody reads or steers a conversation from another channel.",
+            )
+            return None
+        record = await self.store.get_thread(req.team, target.channel, target.thread_ts)
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+        return record
+
+    async def _recent(self, req: Requester, *, running: bool) -> ThreadRecord | None:
+        """The requester's most recent Codex thread in the channel (with a running turn)."""
+        for thread_ts in await self.store.recent_user_threads(req.team, req.channel, req.user):
+            record = await self.store.get_thread(req.team, req.channel, thread_ts)
+            if record is None:
+                continue
+            if not running or await self.store.get_active_turn(record.codex_thread_id):
+                return record
+        return None
+
+    def _nothing_running(self, *, in_thread: bool = False) -> str:
+        where = "in this thread" if in_thread else "of yours in this channel"
+        return (
+            f"There is no running Codex turn {where} to act on. To start one, mention "
+            f"<@{self.bridge.bot_user_id}> in a thread with your request; while it runs, "
+            "`/steer <guidance>` (or `@codex steer <guidance>` in the thread) steers it."
+        )
+
+    async def _not_running(self, record: ThreadRecord, *, in_thread: bool) -> str:
+        if await self.store.lease_owner(record.key) is not None:
+            # A turn holds the thread but has no id yet (Codex is starting it).
+            return "The turn in that thread is just starting; try again in a moment."
+        return self._nothing_running(in_thread=in_thread)
+
+    def _no_thread(self) -> str:
+        return (
+            "You have no Codex conversation in this channel yet. Mention "
+            f"<@{self.bridge.bot_user_id}> in a thread to start one, or pass a thread permalink."
+        )
+
+    # -- steer ------------------------------------------------------------------------------
+
+    async def _steer(self, req: Requester, record: ThreadRecord, guidance: str) -> None:
+        refusal = await self.access.why_not("steer", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self._tell(req, refusal)
+            return
+        in_thread = req.thread_ts == record.thread_ts
+        active = await self.store.get_active_turn(record.codex_thread_id)
+        if active is None:
+            await self._tell(req, await self._not_running(record, in_thread=in_thread))
+            return
+        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        try:
+            try:
+                await handle.steer(guidance, expected_turn_id=active.turn_id)
+            except TurnMismatch as exc:
+                # The steer race: another turn started since Redis was read. Codex names it;
+                # steer that one, once (the guidance was meant for whatever runs now).
+                again = exc.actual or await self._active_turn_id(record)
+                if not again:
+                    raise NoActiveTurn() from exc
+                await handle.steer(guidance, expected_turn_id=again)
+        except (NoActiveTurn, TurnMismatch):
+            await self._tell(req, self._nothing_running(in_thread=in_thread))
+            return
+        except CodexError as exc:
+            log.warning("steer failed for %s: %s", record.key, type(exc).__name__)
+            await self._tell(req, _codex_error(exc, "steer the turn"))
+            return
+        where = "" if in_thread else f" in <#{record.channel}>"
+        await self._tell(req, f"🧭 Steered the running turn{where}: “{render.gist(guidance, 200)}”")
+
+    async def _active_turn_id(self, record: ThreadRecord) -> str | None:
+        active = await self.store.get_active_turn(record.codex_thread_id)
+        return active.turn_id if active is not None else None
+
+    # -- stop -------------------------------------------------------------------------------
+
+    async def _stop_clicked(self, req: Requester, value: str) -> None:
+        team, _, rest = value.partition(":")
+        channel, _, thread_ts = rest.partition(":")
+        record = await self.store.get_thread(team, channel, thread_ts)
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+            return
+        await self._stop(replace(req, thread_ts=thread_ts), record)
+
+    async def _stop(self, req: Requester, record: ThreadRecord) -> None:
+        refusal = await self.access.why_not("stop", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self._tell(req, refusal)
+            return
+        active = await self.store.get_active_turn(record.codex_thread_id)
+        if active is None:
+            await self._tell(req, await self._not_running(record, in_thread=True))
+            return
+        # Noted before the interrupt, so the turn's last line can name who stopped it.
+        await self.store.set_stopper(record.codex_thread_id, active.turn_id, req.user)
+        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        try:
+            await handle.interrupt(active.turn_id)
+        except RpcError:
+            await self._tell(req, "That turn had already finished.")
+        except CodexError as exc:
+            log.warning("interrupt failed for %s: %s", record.key, type(exc).__name__)
+            await self._tell(req, _codex_error(exc, "stop the turn"))
+
+    # -- recap ------------------------------------------------------------------------------
+
+    async def _recap(
+        self,
+        req: Requester,
+        record: ThreadRecord,
+        limit: int,
+        *,
+        cursor: str | None = None,
+        page: int = 0,
+        replace_original: bool = False,
+    ) -> None:
+        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self._tell(req, refusal)
+            return
+        turns, next_cursor = await self._page(record, limit, cursor)
+        state = {
+            "team": record.team,
+            "channel": record.channel,
+            "thread_ts": record.thread_ts,
+            "user": req.user,
+            "limit": limit,
+            "page": page,
+            "cursor": cursor,
+            "next": next_cursor,
+        }
+        short_id = await self.store.save_cursor(state)
+        first = page * limit + 1
+        title = (
+            f"Recap · the latest {len(turns)} turn{'s' if len(turns) != 1 else ''}"
+            if page == 0
+            else f"Recap · turns {first} to {first + len(turns) - 1} back"
+        )
+        blocks = render.recap_blocks(
+            turns,
+            title=title,
+            older_value=short_id if next_cursor else None,
+            share_value=short_id if turns else None,
+        )
+        if next_cursor is None and turns:
+            end = {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "_That is the thread's first turn._"}],
+            }
+            at = len(blocks) - 1 if blocks[-1]["type"] == "actions" else len(blocks)
+            blocks.insert(at, end)
+        await self._tell(req, title, blocks=blocks, replace_original=replace_original)
+
+    async def _page(
+        self, record: ThreadRecord, limit: int, cursor: str | None
+    ) -> tuple[list[render.RecapTurn], str | None]:
+        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        page = await handle.turns(limit=limit, items_view="summary", cursor=cursor).next_page()
+        if page is None:
+            return [], None
+        turns = []
+        for index, turn in enumerate(page.turns):
+            asked_by = _turn_author(turn)
+            if asked_by is None and page.next_cursor is None and index == len(page.turns) - 1:
+                asked_by = record.started_by  # the thread's first turn: its starter asked it
+            turns.append(render.recap_turn(turn, asked_by=asked_by))
+        return turns, page.next_cursor
+
+    async def _recap_clicked(self, req: Requester, short_id: str, *, older: bool) -> None:
+        state = await self.store.load_cursor(short_id)
+        if state is None:
+            await self._tell(req, "This recap has expired; run `/recap` again.")
+            return
+        if state.get("user") != req.user:
+            await self._tell(req, "This recap belongs to someone else; run `/recap` for your own.")
+            return
+        record = await self.store.get_thread(
+            str(state["team"]), str(state["channel"]), str(state["thread_ts"])
+        )
+        if record is None:
+            await self._tell(req, NO_CODEX_HERE)
+            return
+        limit = int(state["limit"])
+        if older:
+            await self._recap(
+                req,
+                record,
+                limit,
+                cursor=state.get("next"),
+                page=int(state["page"]) + 1,
+                replace_original=True,
+            )
+            return
+        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self._tell(req, refusal)
+            return
+        turns, _ = await self._page(record, limit, state.get("cursor"))
+        title = f"Recap shared by {req.user}"
+        blocks = render.recap_blocks(turns, title="Recap")
+        blocks.insert(1, _context(f"Shared by <@{req.user}>"))
+        await self.slack.chat_postMessage(
+            channel=record.channel, thread_ts=record.thread_ts, text=title, blocks=blocks
+        )
+
+    # -- saying things ----------------------------------------------------------------------
+
+    def _to(self, req: Requester) -> Callable[[str], Awaitable[None]]:
+        async def tell(text: str) -> None:
+            await self._tell(req, text)
+
+        return tell
+
+    async def _tell(
+        self,
+        req: Requester,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        replace_original: bool = False,
+    ) -> None:
+        """Show ``text`` (and ``blocks``) to the requester only."""
+        if req.response_url:
+            # The bot's pooled HTTP session when it has one, rather than a session per answer.
+            webhook = AsyncWebhookClient(req.response_url, session=self.slack.session)
+            response = await webhook.send(
+                text=text,
+                blocks=blocks,
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
+            if response.status_code == 200:
+                return
+            log.warning("a response_url refused an answer (HTTP %s)", response.status_code)
+        kwargs: dict[str, Any] = {"channel": req.channel, "user": req.user, "text": text}
+        if blocks is not None:
+            kwargs["blocks"] = blocks
+        if req.thread_ts:
+            kwargs["thread_ts"] = req.thread_ts
+        try:
+            await self.slack.chat_postEphemeral(**kwargs)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("could not answer %s privately: %s", req.user, error)
+
+    async def _guard(self, req: Requester, work: Awaitable[None]) -> None:
+        """Run ``work``, telling the requester when Redis or Slack fails under it."""
+        try:
+            await work
+        except redis.exceptions.RedisError:
+            log.exception("Redis unreachable while serving a command")
+            with contextlib.suppress(Exception):
+                await self._tell(req, render.REDIS_DOWN)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("Slack refused a call while serving a command: %s", error)
+
+
+def _from_command(command: dict[str, Any]) -> Requester:
+    url = command.get("response_url")
+    return Requester(
+        team=str(command.get("team_id", "")),
+        user=str(command.get("user_id", "")),
+        channel=str(command.get("channel_id", "")),
+        response_url=str(url) if url else None,
+    )
+
+
+def _from_shortcut(body: dict[str, Any]) -> Requester:
+    message = body.get("message") or {}
+    user = body.get("user") or {}
+    return Requester(
+        team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        user=str(user.get("id", "")),
+        channel=str((body.get("channel") or {}).get("id", "")),
+        thread_ts=str(message.get("thread_ts") or message.get("ts") or body.get("message_ts")),
+    )
+
+
+def _steer_modal(private_metadata: str) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": STEER_MODAL,
+        "title": {"type": "plain_text", "text": "Steer Codex"},
+        "submit": {"type": "plain_text", "text": "Steer"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "private_metadata": private_metadata,
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": _GUIDANCE_BLOCK,
+                "label": {"type": "plain_text", "text": "Guidance for the running turn"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": _GUIDANCE_INPUT,
+                    "multiline": True,
+                    "placeholder": {"type": "plain_text", "text": "e.g. use the v2 API instead"},
+                },
+            }
+        ],
+    }
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def _codex_error(exc: CodexError, doing: str) -> str:
+    # Only the error's kind: messages can carry the deployment's URLs or paths.
+    return f"⚠️ I couldn't reach Codex to {doing} (`{type(exc).__name__}`). Try again in a moment."

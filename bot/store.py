@@ -31,6 +31,10 @@ key                                        TTL     why
                                                    than a day answers "expired" instead of paging.
 ``cs:approval:<approval_id>``              24 h    An approval prompt and its answer; a click a
                                                    day later is told the request expired.
+``cs:stopped:<codex_thread_id>:<turn_id>`` 1 h     Who pressed Stop, read when the interrupted
+                                                   turn writes its last line ("stopped by"). The
+                                                   turn ends seconds after the interrupt; an hour
+                                                   covers any lag and then cleans itself up.
 =========================================  ======  ==============================================
 
 Approval decisions are also published on the pub/sub channel :data:`APPROVAL_DECISIONS` so the
@@ -39,10 +43,11 @@ replica whose Codex connection holds the request can answer it, whichever replic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Final, cast
 
 import redis.asyncio as aioredis
@@ -54,6 +59,7 @@ __all__ = [
     "CURSOR_TTL",
     "DEDUPE_TTL",
     "PENDING_TTL",
+    "STOPPED_TTL",
     "THREAD_TTL",
     "TURN_TTL",
     "ActiveTurn",
@@ -73,6 +79,7 @@ RECENT_TTL: Final = 90 * 86400
 RECENT_KEEP: Final = 20
 CURSOR_TTL: Final = 86400
 APPROVAL_TTL: Final = 86400
+STOPPED_TTL: Final = 3600
 
 APPROVAL_DECISIONS: Final = "cs:approvals:decided"
 """Pub/sub channel carrying one :class:`ApprovalDecision` JSON per resolved approval."""
@@ -309,6 +316,15 @@ class Store:
         cleared = await self._clear_turn(keys=[f"{_PREFIX}turn:{codex_thread_id}"], args=[turn_id])
         return bool(cleared)
 
+    async def set_stopper(self, codex_thread_id: str, turn_id: str, user: str) -> None:
+        """Note that ``user`` stopped the turn (the first to press Stop is the one named)."""
+        key = f"{_PREFIX}stopped:{codex_thread_id}:{turn_id}"
+        await self._redis.set(key, user, nx=True, ex=STOPPED_TTL)
+
+    async def stopped_by(self, codex_thread_id: str, turn_id: str) -> str | None:
+        """Who stopped the turn, or None if nobody did through the bot."""
+        return _text(await self._redis.get(f"{_PREFIX}stopped:{codex_thread_id}:{turn_id}"))
+
     # -- leases -----------------------------------------------------------------------------
 
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
@@ -444,6 +460,27 @@ class Store:
     def parse_decision(message_data: bytes | str) -> ApprovalDecision:
         """Decode one message received on :data:`APPROVAL_DECISIONS`."""
         return ApprovalDecision.model_validate_json(message_data)
+
+    @contextlib.asynccontextmanager
+    async def approval_decisions(self) -> AsyncIterator[AsyncIterator[ApprovalDecision]]:
+        """Subscribe to :data:`APPROVAL_DECISIONS`; yields the decisions as they are published.
+
+        The subscription is in place when the block is entered, so a caller that then reads
+        :meth:`get_approval` misses nothing. Redis errors propagate from the iteration; the
+        subscription's connection is released on exit.
+        """
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(APPROVAL_DECISIONS)
+            yield self._decisions(pubsub)
+        finally:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated in redis-py
+
+    async def _decisions(self, pubsub: Any) -> AsyncIterator[ApprovalDecision]:
+        async for message in pubsub.listen():
+            if message.get("type") == "message":
+                yield self.parse_decision(message["data"])
 
 
 def _ms(seconds: float) -> int:
