@@ -53,6 +53,7 @@ def test_events_and_scopes_match_what_the_bot_uses(manifest: dict[str, Any]) -> 
             "channels:history",
             "groups:history",
             "users:read",
+            "usergroups:read",
         ]
     )
 
