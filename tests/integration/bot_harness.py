@@ -159,3 +159,44 @@ class BotHarness:
     async def interact(self, payload: dict[str, Any]) -> tuple[int, str]:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post_signed(body, content_type="application/x-www-form-urlencoded")
+
+
+# -- reading the bot's replies --------------------------------------------------------
+
+
+def reply_text(message: dict[str, Any]) -> str:
+    """What a bot reply shows: its markdown block text (its ``text`` is only the fallback)."""
+    blocks = message.get("blocks") or []
+    texts = [b["text"] for b in blocks if b.get("type") == "markdown"]
+    return "".join(texts) if texts else str(message.get("text", ""))
+
+
+def has_stop_button(message: dict[str, Any]) -> bool:
+    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
+
+
+def bot_replies(slack: SlackFake, thread_ts: str) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in slack.messages(CHANNEL)
+        if m.get("thread_ts") == thread_ts and m.get("user") == slack.bot_user_id
+    ]
+
+
+async def final_reply(slack: SlackFake, thread_ts: str, expected: str) -> list[dict[str, Any]]:
+    """Wait until the bot's replies in the thread read ``expected`` with no Stop button."""
+
+    def done() -> bool:
+        replies = [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
+        return (
+            bool(replies)
+            and "".join(reply_text(r) for r in replies) == expected
+            and not any(has_stop_button(r) for r in replies)
+        )
+
+    await slack.wait_for(done, timeout=30)
+    return [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
+
+
+def _is_notice(message: dict[str, Any]) -> bool:
+    return not message.get("blocks")

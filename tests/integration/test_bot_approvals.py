@@ -6,7 +6,7 @@ the scripted model's ``EXEC <command>`` runs; the answer comes from a signed but
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,55 +15,34 @@ from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
 from tests.fakes.slack_payloads import block_actions_payload
-from tests.integration.bot_harness import CHANNEL, USER, BotHarness, bot_settings
+from tests.integration.bot_harness import (
+    CHANNEL,
+    USER,
+    BotHarness,
+    has_stop_button,
+    reply_text,
+)
+from tests.integration.conftest import StartBot
 from tests.integration.test_bot_commands import told
-from tests.integration.test_bot_mentions import has_stop_button, reply_text
 
 OTHER = "U0002"
 
-StartBot = Callable[..., Awaitable[BotHarness]]
-
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def start_bot(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[StartBot]:
-    """Starts a bot (a replica) whose channel asks before running commands."""
-    bots: list[BotHarness] = []
+async def start_bot(start_bot: StartBot, codex_server: CodexServer) -> AsyncIterator[StartBot]:
+    """Starts bots (replicas) whose channel asks before running commands."""
     # workspace-write lets an approved command write in cwd on its first, sandboxed run.
     policy = {CHANNEL: {"approval_policy": "untrusted", "sandbox": "workspace-write"}}
 
     async def start(**extra: Any) -> BotHarness:
-        settings = bot_settings(
-            slack,
-            codex_server,
-            redis_url,
-            codex_channel_policies=policy,
-            codex_cwd=str(codex_server.cwd),
-            **extra,
+        return await start_bot(
+            codex_channel_policies=policy, codex_cwd=str(codex_server.cwd), **extra
         )
-        bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
-        await bot.start()
-        bots.append(bot)
-        return bot
 
     yield start
-    for bot in bots:
-        await bot.close()
     # The app-server does not exit on SIGTERM while an approval is pending (a test that failed
     # before answering one would hang in teardown); nothing of its state is needed any more.
     await codex_server.kill()
-
-
-@pytest.fixture
-async def harness(start_bot: StartBot) -> BotHarness:
-    return await start_bot()
 
 
 async def prompt(slack: SlackFake, thread_ts: str) -> dict[str, Any]:

@@ -7,14 +7,10 @@ signed HTTP requests to the bot, as in :mod:`tests.integration.test_bot_mentions
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-
-import pytest
 
 from bot import render
 from bot.bridge import Mention, client_message_id
-from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
 from tests.fakes.slack_payloads import (
@@ -23,43 +19,18 @@ from tests.fakes.slack_payloads import (
     message_action_payload,
     view_submission_payload,
 )
-from tests.integration.bot_harness import CHANNEL, TEAM, USER, BotHarness, bot_settings
-from tests.integration.test_bot_mentions import final_reply, has_stop_button, reply_text
+from tests.integration.bot_harness import (
+    CHANNEL,
+    TEAM,
+    USER,
+    BotHarness,
+    final_reply,
+    has_stop_button,
+    reply_text,
+)
+from tests.integration.conftest import StartBot
 
 OTHER = "U0002"
-
-StartBot = Callable[..., Awaitable[BotHarness]]
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def start_bot(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[StartBot]:
-    """Starts a bot with extra settings (allowlists…); every bot started is closed at the end."""
-    bots: list[BotHarness] = []
-
-    async def start(**extra: Any) -> BotHarness:
-        settings = bot_settings(slack, codex_server, redis_url, **extra)
-        bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
-        await bot.start()
-        bots.append(bot)
-        return bot
-
-    yield start
-    model_server.release()
-    for bot in bots:
-        await bot.close()
-
-
-@pytest.fixture
-async def harness(start_bot: StartBot) -> BotHarness:
-    return await start_bot()
 
 
 def permalink(ts: str, *, thread_ts: str | None = None) -> str:

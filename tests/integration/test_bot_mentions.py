@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -18,64 +16,16 @@ import redis.asyncio as aioredis
 from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer, long_text
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import CHANNEL, SIGNING_SECRET, BotHarness, bot_settings
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def harness(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[BotHarness]:
-    settings = bot_settings(slack, codex_server, redis_url)
-    bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.close()
-
-
-def reply_text(message: dict[str, Any]) -> str:
-    """What a bot reply shows: its markdown block text (its ``text`` is only the fallback)."""
-    blocks = message.get("blocks") or []
-    texts = [b["text"] for b in blocks if b.get("type") == "markdown"]
-    return "".join(texts) if texts else str(message.get("text", ""))
-
-
-def has_stop_button(message: dict[str, Any]) -> bool:
-    return any(b.get("type") == "actions" for b in message.get("blocks") or [])
-
-
-def bot_replies(slack: SlackFake, thread_ts: str) -> list[dict[str, Any]]:
-    return [
-        m
-        for m in slack.messages(CHANNEL)
-        if m.get("thread_ts") == thread_ts and m.get("user") == slack.bot_user_id
-    ]
-
-
-async def final_reply(slack: SlackFake, thread_ts: str, expected: str) -> list[dict[str, Any]]:
-    """Wait until the bot's replies in the thread read ``expected`` with no Stop button."""
-
-    def done() -> bool:
-        replies = [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
-        return (
-            bool(replies)
-            and "".join(reply_text(r) for r in replies) == expected
-            and not any(has_stop_button(r) for r in replies)
-        )
-
-    await slack.wait_for(done, timeout=30)
-    return [r for r in bot_replies(slack, thread_ts) if not _is_notice(r)]
-
-
-def _is_notice(message: dict[str, Any]) -> bool:
-    return not message.get("blocks")
+from tests.integration.bot_harness import (
+    CHANNEL,
+    SIGNING_SECRET,
+    BotHarness,
+    bot_replies,
+    bot_settings,
+    final_reply,
+    has_stop_button,
+    reply_text,
+)
 
 
 async def test_a_mention_is_answered_with_the_exact_final_text(

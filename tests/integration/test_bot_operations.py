@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -13,30 +12,14 @@ import pytest
 from bot.doctor import run_doctor
 from bot.logs import JsonFormatter
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import BOT_TOKEN, SIGNING_SECRET, BotHarness, bot_settings
-from tests.integration.test_bot_mentions import final_reply
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def harness(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[BotHarness]:
-    bot = BotHarness(
-        slack, codex_server, model_server, redis_url, bot_settings(slack, codex_server, redis_url)
-    )
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.close()
+from tests.integration.bot_harness import (
+    BOT_TOKEN,
+    SIGNING_SECRET,
+    BotHarness,
+    bot_settings,
+    final_reply,
+)
 
 
 async def _get(harness: BotHarness, path: str) -> tuple[int, str]:

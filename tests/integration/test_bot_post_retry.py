@@ -6,34 +6,8 @@ Slack allows about one post per second per channel; a burst of mentions in one c
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import BotHarness, bot_settings
-from tests.integration.test_bot_mentions import final_reply
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def harness(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[BotHarness]:
-    settings = bot_settings(slack, codex_server, redis_url)
-    bot = BotHarness(slack, codex_server, model_server, redis_url, settings)
-    await bot.start()
-    try:
-        yield bot
-    finally:
-        await bot.close()
+from tests.integration.bot_harness import BotHarness, final_reply
 
 
 async def test_a_rate_limited_placeholder_is_posted_again_and_the_mention_answered(

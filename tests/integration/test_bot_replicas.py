@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import BotHarness, bot_settings
-from tests.integration.test_bot_mentions import bot_replies, final_reply
+from tests.integration.bot_harness import BotHarness, bot_replies, final_reply
+from tests.integration.conftest import StartBot
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def replicas(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, redis_url: str
-) -> AsyncIterator[tuple[BotHarness, BotHarness]]:
-    settings = bot_settings(slack, codex_server, redis_url)
-    first = BotHarness(slack, codex_server, model_server, redis_url, settings)
-    second = BotHarness(slack, codex_server, model_server, redis_url, settings)
-    await first.start()
-    await second.start()
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
+async def replicas(start_bot: StartBot) -> tuple[BotHarness, BotHarness]:
+    """Two bots on the same Redis, Slack and app-server, as two pods of one Deployment."""
+    return await start_bot(), await start_bot()
 
 
 async def test_one_event_delivered_to_both_replicas_runs_one_turn(

@@ -23,14 +23,7 @@ from tests.fakes.slack_api import (
     event_callback,
     slash_command_form,
 )
-from tests.integration.bot_harness import APP_TOKEN, CHANNEL, TEAM, USER, bot_settings
-from tests.integration.test_bot_mentions import final_reply
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[SlackFake]:
-    async with SlackFake(app_token=APP_TOKEN) as fake:
-        yield fake
+from tests.integration.bot_harness import APP_TOKEN, CHANNEL, TEAM, USER, bot_settings, final_reply
 
 
 @pytest.fixture
