@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 Ack = Callable[..., Awaitable[None]]
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
+Listener = Callable[[Ack, dict[str, Any]], Awaitable[None]]
 
 
 def register_listeners(app: AsyncApp, bridge: Bridge, commands: Commands) -> None:
@@ -45,40 +46,26 @@ def register_listeners(app: AsyncApp, bridge: Bridge, commands: Commands) -> Non
     # `message` fires beside `app_mention` for the same post; the bridge dedupes the pair.
     app.event("message")(on_mention)
 
-    async def on_steer_command(ack: Ack, command: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.steer_command(command))
+    def ack_then(work: Callable[[dict[str, Any]], Awaitable[None]]) -> Listener:
+        """A listener that acknowledges at once and runs ``work(body)`` in the background.
 
-    async def on_recap_command(ack: Ack, command: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.recap_command(command))
+        For a slash command Bolt's ``body`` is the command itself; for actions, shortcuts and
+        view submissions it is the interaction payload.
+        """
 
-    app.command("/steer")(on_steer_command)
-    app.command("/recap")(on_recap_command)
+        async def listener(ack: Ack, body: dict[str, Any]) -> None:
+            await ack()
+            bridge.spawn(work(body))
 
-    async def on_action(ack: Ack, body: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.action(body))
+        return listener
 
+    app.command("/steer")(ack_then(commands.steer_command))
+    app.command("/recap")(ack_then(commands.recap_command))
     for action_id in commands.ACTION_IDS:
-        app.action(action_id)(on_action)
-
-    async def on_steer_shortcut(ack: Ack, body: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.steer_shortcut(body))
-
-    async def on_recap_shortcut(ack: Ack, body: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.recap_shortcut(body))
-
-    app.shortcut("steer_codex")(on_steer_shortcut)
-    app.shortcut("recap_thread")(on_recap_shortcut)
-
-    async def on_steer_submit(ack: Ack, body: dict[str, Any]) -> None:
-        await ack()
-        bridge.spawn(commands.steer_submitted(body))
-
-    app.view("steer_codex_modal")(on_steer_submit)
+        app.action(action_id)(ack_then(commands.action))
+    app.shortcut("steer_codex")(ack_then(commands.steer_shortcut))
+    app.shortcut("recap_thread")(ack_then(commands.recap_shortcut))
+    app.view("steer_codex_modal")(ack_then(commands.steer_submitted))
 
 
 def build_web_app(
