@@ -30,17 +30,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable
+from dataclasses import replace
 from typing import Any, ClassVar, Final
 
 import redis.exceptions
 from slack_sdk.errors import SlackApiError
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import render
 from bot.approvals import Approvals
-from bot.bridge import Bridge, Mention, author_of
+from bot.bridge import Bridge, Mention
 from bot.command_text import (
     DEFAULT_RECAP_TURNS,
     InThread,
@@ -52,44 +51,18 @@ from bot.command_text import (
     parse_recap,
     parse_steer,
 )
+from bot.recap import NO_CODEX_HERE, Recaps
+from bot.replies import PrivateReplies, Requester
 from bot.store import ThreadRecord
-from codex_client import CodexError, NoActiveTurn, RpcError, Turn, TurnMismatch
+from codex_client import CodexError, NoActiveTurn, RpcError, TurnMismatch
 
-__all__ = ["STEER_MODAL", "Commands", "Requester"]
+__all__ = ["STEER_MODAL", "Commands"]
 
 log = logging.getLogger(__name__)
 
 STEER_MODAL: Final = "steer_codex_modal"
 _GUIDANCE_BLOCK: Final = "steer_guidance"
 _GUIDANCE_INPUT: Final = "text"
-
-
-# -- who asked, and where to answer ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Requester:
-    """Who asked, and where their private answers go."""
-
-    team: str
-    user: str
-    channel: str
-    thread_ts: str | None = None
-    """Private answers go into this thread (None: the channel)."""
-    response_url: str | None = None
-    """Answer through this URL when set (slash commands, clicks), else ``chat.postEphemeral``."""
-
-
-def _turn_author(turn: Turn) -> str | None:
-    for item in turn.items:
-        if item.type == "userMessage":
-            return author_of((item.model_extra or {}).get("clientId"))
-    return None
-
-
-NO_CODEX_HERE: Final = (
-    "There is no Codex conversation in that thread. Mention me in a thread to start one."
-)
 
 
 class Commands:
@@ -108,6 +81,8 @@ class Commands:
         self.store = bridge.store
         self.slack = bridge.slack
         self.access = bridge.access
+        self.replies = PrivateReplies(bridge.slack)
+        self.recaps = Recaps(bridge=bridge, replies=self.replies)
         bridge.thread_commands = self.in_thread
         bridge.turn_observer = approvals.observe
 
@@ -122,7 +97,7 @@ class Commands:
         try:
             command = parse_in_thread(mention.text)
         except UsageError as exc:
-            await self._tell(req, str(exc))
+            await self.replies.tell(req, str(exc))
             return True
         if command is None:
             return False
@@ -137,13 +112,13 @@ class Commands:
             assert req.thread_ts is not None
             record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
         if record is None:
-            await self._tell(req, self._nothing_running() if top_level else NO_CODEX_HERE)
+            await self.replies.tell(req, self._nothing_running() if top_level else NO_CODEX_HERE)
         elif command.verb == "steer":
             await self._steer(req, record, command.guidance)
         elif command.verb == "stop":
             await self._stop(req, record)
         else:
-            await self._recap(req, record, command.limit)
+            await self.recaps.show(req, record, command.limit)
 
     async def steer_command(self, command: dict[str, Any]) -> None:
         """``/steer [permalink] <guidance>``."""
@@ -151,7 +126,7 @@ class Commands:
         try:
             args = parse_steer(str(command.get("text") or ""))
         except UsageError as exc:
-            await self._tell(req, str(exc))
+            await self.replies.tell(req, str(exc))
             return
         await self._guard(req, self._steer_from_channel(req, args))
 
@@ -166,14 +141,14 @@ class Commands:
         try:
             args = parse_recap(str(command.get("text") or ""))
         except UsageError as exc:
-            await self._tell(req, str(exc))
+            await self.replies.tell(req, str(exc))
             return
         await self._guard(req, self._recap_from_channel(req, args))
 
     async def _recap_from_channel(self, req: Requester, args: RecapArgs) -> None:
         record = await self._resolve(req, args.target, running=False)
         if record is not None:
-            await self._recap(req, record, args.limit)
+            await self.recaps.show(req, record, args.limit)
 
     async def action(self, body: dict[str, Any]) -> None:
         """A click on one of the bot's buttons: Stop, Older, Share, or an approval decision."""
@@ -194,13 +169,13 @@ class Commands:
             await self._guard(req, self._stop_clicked(req, value))
         elif action_id in render.ACTION_APPROVAL:
             await self._guard(
-                req, self.approvals.answer(user=req.user, value=value, tell=self._to(req))
+                req, self.approvals.answer(user=req.user, value=value, tell=self.replies.to(req))
             )
         elif action_id in (render.ACTION_RECAP_OLDER, render.ACTION_RECAP_SHARE):
             url = body.get("response_url")
             req = replace(req, response_url=str(url) if url else None)
             older = action_id == render.ACTION_RECAP_OLDER
-            await self._guard(req, self._recap_clicked(req, value, older=older))
+            await self._guard(req, self.recaps.clicked(req, value, older=older))
 
     async def steer_shortcut(self, body: dict[str, Any]) -> None:
         """The "Steer Codex" message shortcut: a modal asking for the guidance."""
@@ -210,15 +185,15 @@ class Commands:
     async def _open_steer_modal(self, req: Requester, trigger_id: str) -> None:
         refusal = await self.access.why_not("steer", user=req.user, channel=req.channel)
         if refusal is not None:
-            await self._tell(req, refusal)
+            await self.replies.tell(req, refusal)
             return
         assert req.thread_ts is not None
         record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
         if record is None:
-            await self._tell(req, NO_CODEX_HERE)
+            await self.replies.tell(req, NO_CODEX_HERE)
             return
         if await self.store.get_active_turn(record.codex_thread_id) is None:
-            await self._tell(req, self._nothing_running(in_thread=True))
+            await self.replies.tell(req, self._nothing_running(in_thread=True))
             return
         meta = {"team": req.team, "channel": req.channel, "thread_ts": req.thread_ts}
         await self.slack.views_open(trigger_id=trigger_id, view=_steer_modal(json.dumps(meta)))
@@ -245,9 +220,9 @@ class Commands:
         assert req.thread_ts is not None
         record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
         if record is None:
-            await self._tell(req, NO_CODEX_HERE)
+            await self.replies.tell(req, NO_CODEX_HERE)
         elif not guidance:
-            await self._tell(req, "Nothing to send: the guidance was empty.")
+            await self.replies.tell(req, "Nothing to send: the guidance was empty.")
         else:
             await self._steer(req, record, guidance)
 
@@ -260,9 +235,9 @@ class Commands:
         assert req.thread_ts is not None
         record = await self.store.get_thread(req.team, req.channel, req.thread_ts)
         if record is None:
-            await self._tell(req, NO_CODEX_HERE)
+            await self.replies.tell(req, NO_CODEX_HERE)
         else:
-            await self._recap(req, record, DEFAULT_RECAP_TURNS)
+            await self.recaps.show(req, record, DEFAULT_RECAP_TURNS)
 
     # -- targets ----------------------------------------------------------------------------
 
@@ -273,10 +248,12 @@ class Commands:
         if target is None:
             record = await self._recent(req, running=running)
             if record is None:
-                await self._tell(req, self._nothing_running() if running else self._no_thread())
+                await self.replies.tell(
+                    req, self._nothing_running() if running else self._no_thread()
+                )
             return record
         if target.channel != req.channel:
-            await self._tell(
+            await self.replies.tell(
                 req,
                 f"That permalink points into <#{target.channel}>: run the command there, "
                 "so nobody reads or steers a conversation from another channel.",
@@ -284,7 +261,7 @@ class Commands:
             return None
         record = await self.store.get_thread(req.team, target.channel, target.thread_ts)
         if record is None:
-            await self._tell(req, NO_CODEX_HERE)
+            await self.replies.tell(req, NO_CODEX_HERE)
         return record
 
     async def _recent(self, req: Requester, *, running: bool) -> ThreadRecord | None:
@@ -322,12 +299,12 @@ class Commands:
     async def _steer(self, req: Requester, record: ThreadRecord, guidance: str) -> None:
         refusal = await self.access.why_not("steer", user=req.user, channel=record.channel)
         if refusal is not None:
-            await self._tell(req, refusal)
+            await self.replies.tell(req, refusal)
             return
         in_thread = req.thread_ts == record.thread_ts
         active = await self.store.get_active_turn(record.codex_thread_id)
         if active is None:
-            await self._tell(req, await self._not_running(record, in_thread=in_thread))
+            await self.replies.tell(req, await self._not_running(record, in_thread=in_thread))
             return
         handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
         try:
@@ -341,14 +318,16 @@ class Commands:
                     raise NoActiveTurn() from exc
                 await handle.steer(guidance, expected_turn_id=again)
         except (NoActiveTurn, TurnMismatch):
-            await self._tell(req, self._nothing_running(in_thread=in_thread))
+            await self.replies.tell(req, self._nothing_running(in_thread=in_thread))
             return
         except CodexError as exc:
             log.warning("steer failed for %s: %s", record.key, type(exc).__name__)
-            await self._tell(req, _codex_error(exc, "steer the turn"))
+            await self.replies.tell(req, _codex_error(exc, "steer the turn"))
             return
         where = "" if in_thread else f" in <#{record.channel}>"
-        await self._tell(req, f"🧭 Steered the running turn{where}: “{render.gist(guidance, 200)}”")
+        await self.replies.tell(
+            req, f"🧭 Steered the running turn{where}: “{render.gist(guidance, 200)}”"
+        )
 
     async def _active_turn_id(self, record: ThreadRecord) -> str | None:
         active = await self.store.get_active_turn(record.codex_thread_id)
@@ -361,18 +340,18 @@ class Commands:
         channel, _, thread_ts = rest.partition(":")
         record = await self.store.get_thread(team, channel, thread_ts)
         if record is None:
-            await self._tell(req, NO_CODEX_HERE)
+            await self.replies.tell(req, NO_CODEX_HERE)
             return
         await self._stop(replace(req, thread_ts=thread_ts), record)
 
     async def _stop(self, req: Requester, record: ThreadRecord) -> None:
         refusal = await self.access.why_not("stop", user=req.user, channel=record.channel)
         if refusal is not None:
-            await self._tell(req, refusal)
+            await self.replies.tell(req, refusal)
             return
         active = await self.store.get_active_turn(record.codex_thread_id)
         if active is None:
-            await self._tell(req, await self._not_running(record, in_thread=True))
+            await self.replies.tell(req, await self._not_running(record, in_thread=True))
             return
         # Noted before the interrupt, so the turn's last line can name who stopped it.
         await self.store.set_stopper(record.codex_thread_id, active.turn_id, req.user)
@@ -380,151 +359,10 @@ class Commands:
         try:
             await handle.interrupt(active.turn_id)
         except RpcError:
-            await self._tell(req, "That turn had already finished.")
+            await self.replies.tell(req, "That turn had already finished.")
         except CodexError as exc:
             log.warning("interrupt failed for %s: %s", record.key, type(exc).__name__)
-            await self._tell(req, _codex_error(exc, "stop the turn"))
-
-    # -- recap ------------------------------------------------------------------------------
-
-    async def _recap(
-        self,
-        req: Requester,
-        record: ThreadRecord,
-        limit: int,
-        *,
-        cursor: str | None = None,
-        page: int = 0,
-        replace_original: bool = False,
-    ) -> None:
-        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
-        if refusal is not None:
-            await self._tell(req, refusal)
-            return
-        turns, next_cursor = await self._page(record, limit, cursor)
-        state = {
-            "team": record.team,
-            "channel": record.channel,
-            "thread_ts": record.thread_ts,
-            "user": req.user,
-            "limit": limit,
-            "page": page,
-            "cursor": cursor,
-            "next": next_cursor,
-        }
-        short_id = await self.store.save_cursor(state)
-        first = page * limit + 1
-        title = (
-            f"Recap · the latest {len(turns)} turn{'s' if len(turns) != 1 else ''}"
-            if page == 0
-            else f"Recap · turns {first} to {first + len(turns) - 1} back"
-        )
-        blocks = render.recap_blocks(
-            turns,
-            title=title,
-            older_value=short_id if next_cursor else None,
-            share_value=short_id if turns else None,
-        )
-        if next_cursor is None and turns:
-            end = {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "_That is the thread's first turn._"}],
-            }
-            at = len(blocks) - 1 if blocks[-1]["type"] == "actions" else len(blocks)
-            blocks.insert(at, end)
-        await self._tell(req, title, blocks=blocks, replace_original=replace_original)
-
-    async def _page(
-        self, record: ThreadRecord, limit: int, cursor: str | None
-    ) -> tuple[list[render.RecapTurn], str | None]:
-        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
-        page = await handle.turns(limit=limit, items_view="summary", cursor=cursor).next_page()
-        if page is None:
-            return [], None
-        turns = []
-        for index, turn in enumerate(page.turns):
-            asked_by = _turn_author(turn)
-            if asked_by is None and page.next_cursor is None and index == len(page.turns) - 1:
-                asked_by = record.started_by  # the thread's first turn: its starter asked it
-            turns.append(render.recap_turn(turn, asked_by=asked_by))
-        return turns, page.next_cursor
-
-    async def _recap_clicked(self, req: Requester, short_id: str, *, older: bool) -> None:
-        state = await self.store.load_cursor(short_id)
-        if state is None:
-            await self._tell(req, "This recap has expired; run `/recap` again.")
-            return
-        if state.get("user") != req.user:
-            await self._tell(req, "This recap belongs to someone else; run `/recap` for your own.")
-            return
-        record = await self.store.get_thread(
-            str(state["team"]), str(state["channel"]), str(state["thread_ts"])
-        )
-        if record is None:
-            await self._tell(req, NO_CODEX_HERE)
-            return
-        limit = int(state["limit"])
-        if older:
-            await self._recap(
-                req,
-                record,
-                limit,
-                cursor=state.get("next"),
-                page=int(state["page"]) + 1,
-                replace_original=True,
-            )
-            return
-        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
-        if refusal is not None:
-            await self._tell(req, refusal)
-            return
-        turns, _ = await self._page(record, limit, state.get("cursor"))
-        title = f"Recap shared by {req.user}"
-        blocks = render.recap_blocks(turns, title="Recap")
-        blocks.insert(1, _context(f"Shared by <@{req.user}>"))
-        await self.slack.chat_postMessage(
-            channel=record.channel, thread_ts=record.thread_ts, text=title, blocks=blocks
-        )
-
-    # -- saying things ----------------------------------------------------------------------
-
-    def _to(self, req: Requester) -> Callable[[str], Awaitable[None]]:
-        async def tell(text: str) -> None:
-            await self._tell(req, text)
-
-        return tell
-
-    async def _tell(
-        self,
-        req: Requester,
-        text: str,
-        *,
-        blocks: list[dict[str, Any]] | None = None,
-        replace_original: bool = False,
-    ) -> None:
-        """Show ``text`` (and ``blocks``) to the requester only."""
-        if req.response_url:
-            # The bot's pooled HTTP session when it has one, rather than a session per answer.
-            webhook = AsyncWebhookClient(req.response_url, session=self.slack.session)
-            response = await webhook.send(
-                text=text,
-                blocks=blocks,
-                response_type="ephemeral",
-                replace_original=replace_original,
-            )
-            if response.status_code == 200:
-                return
-            log.warning("a response_url refused an answer (HTTP %s)", response.status_code)
-        kwargs: dict[str, Any] = {"channel": req.channel, "user": req.user, "text": text}
-        if blocks is not None:
-            kwargs["blocks"] = blocks
-        if req.thread_ts:
-            kwargs["thread_ts"] = req.thread_ts
-        try:
-            await self.slack.chat_postEphemeral(**kwargs)
-        except SlackApiError as exc:
-            error = exc.response.get("error") if exc.response is not None else None
-            log.warning("could not answer %s privately: %s", req.user, error)
+            await self.replies.tell(req, _codex_error(exc, "stop the turn"))
 
     async def _guard(self, req: Requester, work: Awaitable[None]) -> None:
         """Run ``work``, telling the requester when Redis or Slack fails under it."""
@@ -533,7 +371,7 @@ class Commands:
         except redis.exceptions.RedisError:
             log.exception("Redis unreachable while serving a command")
             with contextlib.suppress(Exception):
-                await self._tell(req, render.REDIS_DOWN)
+                await self.replies.tell(req, render.REDIS_DOWN)
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             log.warning("Slack refused a call while serving a command: %s", error)
@@ -582,10 +420,6 @@ def _steer_modal(private_metadata: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
 def _codex_error(exc: CodexError, doing: str) -> str:

@@ -1,0 +1,144 @@
+"""Recaps: a Codex thread's history, paged backward, as Block Kit only the requester sees.
+
+A page is one ``thread/turns/list`` call (``sortDirection: "desc"``, ``itemsView: "summary"``,
+``limit`` N), so its cost does not grow with the thread's length. The "Older" button's value is a
+short id of the page's state kept in Redis (:meth:`bot.store.Store.save_cursor`): the opaque
+``nextCursor`` never rides in a button. "Share" posts the page in the thread for everyone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from bot import render
+from bot.bridge import Bridge, author_of
+from bot.replies import PrivateReplies, Requester
+from bot.store import ThreadRecord
+from codex_client import Turn
+
+NO_CODEX_HERE: Final = (
+    "There is no Codex conversation in that thread. Mention me in a thread to start one."
+)
+
+
+def _turn_author(turn: Turn) -> str | None:
+    for item in turn.items:
+        if item.type == "userMessage":
+            return author_of((item.model_extra or {}).get("clientId"))
+    return None
+
+
+class Recaps:
+    """Shows recap pages and answers their Older and Share buttons."""
+
+    def __init__(self, *, bridge: Bridge, replies: PrivateReplies) -> None:
+        self.pool = bridge.pool
+        self.store = bridge.store
+        self.slack = bridge.slack
+        self.access = bridge.access
+        self.replies = replies
+
+    async def show(
+        self,
+        req: Requester,
+        record: ThreadRecord,
+        limit: int,
+        *,
+        cursor: str | None = None,
+        page: int = 0,
+        replace_original: bool = False,
+    ) -> None:
+        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self.replies.tell(req, refusal)
+            return
+        turns, next_cursor = await self._page(record, limit, cursor)
+        state = {
+            "team": record.team,
+            "channel": record.channel,
+            "thread_ts": record.thread_ts,
+            "user": req.user,
+            "limit": limit,
+            "page": page,
+            "cursor": cursor,
+            "next": next_cursor,
+        }
+        short_id = await self.store.save_cursor(state)
+        first = page * limit + 1
+        title = (
+            f"Recap · the latest {len(turns)} turn{'s' if len(turns) != 1 else ''}"
+            if page == 0
+            else f"Recap · turns {first} to {first + len(turns) - 1} back"
+        )
+        blocks = render.recap_blocks(
+            turns,
+            title=title,
+            older_value=short_id if next_cursor else None,
+            share_value=short_id if turns else None,
+        )
+        if next_cursor is None and turns:
+            end = {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": "_That is the thread's first turn._"}],
+            }
+            at = len(blocks) - 1 if blocks[-1]["type"] == "actions" else len(blocks)
+            blocks.insert(at, end)
+        await self.replies.tell(req, title, blocks=blocks, replace_original=replace_original)
+
+    async def _page(
+        self, record: ThreadRecord, limit: int, cursor: str | None
+    ) -> tuple[list[render.RecapTurn], str | None]:
+        handle = self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        page = await handle.turns(limit=limit, items_view="summary", cursor=cursor).next_page()
+        if page is None:
+            return [], None
+        turns = []
+        for index, turn in enumerate(page.turns):
+            asked_by = _turn_author(turn)
+            if asked_by is None and page.next_cursor is None and index == len(page.turns) - 1:
+                asked_by = record.started_by  # the thread's first turn: its starter asked it
+            turns.append(render.recap_turn(turn, asked_by=asked_by))
+        return turns, page.next_cursor
+
+    async def clicked(self, req: Requester, short_id: str, *, older: bool) -> None:
+        state = await self.store.load_cursor(short_id)
+        if state is None:
+            await self.replies.tell(req, "This recap has expired; run `/recap` again.")
+            return
+        if state.get("user") != req.user:
+            await self.replies.tell(
+                req, "This recap belongs to someone else; run `/recap` for your own."
+            )
+            return
+        record = await self.store.get_thread(
+            str(state["team"]), str(state["channel"]), str(state["thread_ts"])
+        )
+        if record is None:
+            await self.replies.tell(req, NO_CODEX_HERE)
+            return
+        limit = int(state["limit"])
+        if older:
+            await self.show(
+                req,
+                record,
+                limit,
+                cursor=state.get("next"),
+                page=int(state["page"]) + 1,
+                replace_original=True,
+            )
+            return
+        refusal = await self.access.why_not("recap", user=req.user, channel=record.channel)
+        if refusal is not None:
+            await self.replies.tell(req, refusal)
+            return
+        turns, _ = await self._page(record, limit, state.get("cursor"))
+        title = f"Recap shared by {req.user}"
+        blocks = render.recap_blocks(turns, title="Recap")
+        blocks.insert(1, _context(f"Shared by <@{req.user}>"))
+        await self.slack.chat_postMessage(
+            channel=record.channel, thread_ts=record.thread_ts, text=title, blocks=blocks
+        )
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

@@ -1,0 +1,73 @@
+"""Answers only the requester sees: a command's ``response_url``, else ``chat.postEphemeral``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asked, and where their private answers go."""
+
+    team: str
+    user: str
+    channel: str
+    thread_ts: str | None = None
+    """Private answers go into this thread (None: the channel)."""
+    response_url: str | None = None
+    """Answer through this URL when set (slash commands, clicks), else ``chat.postEphemeral``."""
+
+
+class PrivateReplies:
+    """Says things to one requester, where only they can see them."""
+
+    def __init__(self, slack: AsyncWebClient) -> None:
+        self.slack = slack
+
+    def to(self, req: Requester) -> Callable[[str], Awaitable[None]]:
+        """A one-argument ``tell`` bound to ``req``, for code that only has text to say."""
+        async def tell(text: str) -> None:
+            await self.tell(req, text)
+
+        return tell
+
+    async def tell(
+        self,
+        req: Requester,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        replace_original: bool = False,
+    ) -> None:
+        """Show ``text`` (and ``blocks``) to the requester only."""
+        if req.response_url:
+            # The bot's pooled HTTP session when it has one, rather than a session per answer.
+            webhook = AsyncWebhookClient(req.response_url, session=self.slack.session)
+            response = await webhook.send(
+                text=text,
+                blocks=blocks,
+                response_type="ephemeral",
+                replace_original=replace_original,
+            )
+            if response.status_code == 200:
+                return
+            log.warning("a response_url refused an answer (HTTP %s)", response.status_code)
+        kwargs: dict[str, Any] = {"channel": req.channel, "user": req.user, "text": text}
+        if blocks is not None:
+            kwargs["blocks"] = blocks
+        if req.thread_ts:
+            kwargs["thread_ts"] = req.thread_ts
+        try:
+            await self.slack.chat_postEphemeral(**kwargs)
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("could not answer %s privately: %s", req.user, error)
