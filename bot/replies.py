@@ -35,6 +35,7 @@ class PrivateReplies:
 
     def to(self, req: Requester) -> Callable[[str], Awaitable[None]]:
         """A one-argument ``tell`` bound to ``req``, for code that only has text to say."""
+
         async def tell(text: str) -> None:
             await self.tell(req, text)
 
