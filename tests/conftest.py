@@ -93,6 +93,14 @@ async def redis_url(redis_server_url: str) -> str:
     return redis_server_url
 
 
+@pytest.fixture
+async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the flushed test database, closed after the test."""
+    client = aioredis.from_url(redis_url)
+    yield client
+    await client.aclose()
+
+
 @pytest.fixture(scope="session")
 def codex_binary() -> Path:
     """The pinned Codex CLI's native binary (installed by scripts/bootstrap)."""
