@@ -35,6 +35,7 @@ from bot import render
 from bot.access import Access
 from bot.config import Settings
 from bot.metrics import Metrics
+from bot.replies import PrivateReplies, Requester
 from bot.store import Store, ThreadRecord
 from bot.streaming import EditBudget, ReplyStream, StreamLimits
 from codex_client import (
@@ -138,6 +139,7 @@ class Bridge:
         self.owner = f"replica-{uuid.uuid4().hex[:12]}"
         self.limits = StreamLimits()
         self.access = Access(settings, slack)
+        self.replies = PrivateReplies(slack)
         self.thread_commands: Callable[[Mention], Awaitable[bool]] | None = None
         """Set by :class:`bot.commands.Commands`: takes ``@bot steer|stop|recap`` mentions
         (True) before they would become turns."""
@@ -170,7 +172,8 @@ class Bridge:
             return
         refusal = await self.access.why_not("mention", user=mention.user, channel=mention.channel)
         if refusal is not None:
-            await self._tell(mention, refusal)
+            author = Requester(mention.team, mention.user, mention.channel, mention.thread_ts)
+            await self.replies.tell(author, refusal)
             return
         await self.submit(mention)
 
@@ -362,13 +365,6 @@ class Bridge:
         with contextlib.suppress(SlackApiError):
             await self.slack.chat_postMessage(
                 channel=thread.channel, thread_ts=thread.thread_ts, text=text
-            )
-
-    async def _tell(self, mention: Mention, text: str) -> None:
-        """Say ``text`` in the mention's thread, visible to its author only."""
-        with contextlib.suppress(SlackApiError):
-            await self.slack.chat_postEphemeral(
-                channel=mention.channel, user=mention.user, thread_ts=mention.thread_ts, text=text
             )
 
     def spawn(self, coro: Any) -> None:

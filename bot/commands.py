@@ -52,7 +52,7 @@ from bot.command_text import (
     parse_steer,
 )
 from bot.recap import NO_CODEX_HERE, Recaps
-from bot.replies import PrivateReplies, Requester
+from bot.replies import Requester
 from bot.store import ThreadRecord
 from codex_client import CodexError, NoActiveTurn, RpcError, TurnMismatch
 
@@ -81,7 +81,7 @@ class Commands:
         self.store = bridge.store
         self.slack = bridge.slack
         self.access = bridge.access
-        self.replies = PrivateReplies(bridge.slack)
+        self.replies = bridge.replies
         self.recaps = Recaps(bridge=bridge, replies=self.replies)
         bridge.thread_commands = self.in_thread
         bridge.turn_observer = approvals.observe
