@@ -29,8 +29,10 @@ Reported per N: ``chat.update`` calls in the busiest 60 s of Slack time (must st
 the budget) and the 429s (goal: 0); mention to placeholder and first delta to the first edit
 showing the agent's text (p50/p99); CPU per delta (this process's CPU time over the deltas
 streamed: it also pays for the in-process fakes; the Redis server's CPU is shown apart);
-every final text checked against the scripted answer, exactly (a mismatch raises). The exit
-status is 1 when a busiest minute exceeds the budget or any ``chat.update`` got a 429.
+every final text checked against the scripted answer, exactly (a mismatch raises); calls to the
+budget's ``acquire`` per edit it granted (a refused call is a Redis round trip that edits
+nothing). The exit status is 1 when a busiest minute exceeds the budget or any
+``chat.update`` got a 429.
 
 Baseline, measured in the same run: the same N turns through the same fakes answered the
 simplest way — a ``CodexPool`` turn read to its end and one ``chat.postMessage`` with the
@@ -100,17 +102,21 @@ class ScaledBudget(Budget):
 
     Its clock is :func:`slack_clock`, so its per-minute numbers are Slack's; the waits it
     returns are converted back to wall seconds for the stream that sleeps on them. Counts
-    every request, to show how often streams ask per edit granted.
+    every request and every grant (a 0.0 answer), to show how often streams ask per edit
+    granted.
     """
 
     def __init__(self, redis: aioredis.Redis, policy: BudgetPolicy, scale: float) -> None:
         super().__init__(redis, policy, clock=slack_clock(scale))
         self.scale = scale
         self.asks = 0
+        self.grants = 0
 
     async def acquire(self, team: str, stream_id: str, *, final: bool = False) -> float:
         self.asks += 1
-        return await super().acquire(team, stream_id, final=final) / self.scale
+        wait = await super().acquire(team, stream_id, final=final)
+        self.grants += wait == 0
+        return wait / self.scale
 
 
 # -- peers --------------------------------------------------------------------------------
@@ -351,6 +357,7 @@ class RunResult:
     """``chat.update`` calls: (Slack time, HTTP status)."""
     posts_429: int = 0
     budget_asks: int = 0
+    budget_grants: int = 0
     exact: int = 0
 
 
@@ -408,6 +415,7 @@ async def run_bot(config: Config, redis: RedisServer) -> RunResult:
             updates=[(c["timestamp"], c["status"]) for c in slack.calls_for("chat.update")],
             posts_429=sum(c["status"] == 429 for c in slack.calls_for("chat.postMessage")),
             budget_asks=budget.asks,
+            budget_grants=budget.grants,
             exact=check_final_texts(slack, turns, streamed=True),
         )
 
@@ -548,6 +556,10 @@ def report(config: Config, bot: RunResult, base: RunResult) -> None:
     print(
         f"  {streamed}/{n} turns showed text before their final edit; placeholder re-sent "
         f"{noop} times; {bot.budget_asks / max(1, statuses.count(200)):.1f} budget asks per edit"
+    )
+    print(
+        f"  budget: {bot.budget_asks:,} acquire calls, {bot.budget_grants:,} granted: "
+        f"{bot.budget_asks / max(1, bot.budget_grants):.1f} acquire calls per granted edit"
     )
     print(f"  {'':<28}{'':<10}{'p50':>10}{'p99':>10}")
     _row("event ack (HTTP 200)", "wall ms", [t.acked - t.sent for t in bot.turns if t.acked], 1e3)

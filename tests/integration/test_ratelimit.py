@@ -168,3 +168,111 @@ async def test_release_frees_the_share_and_snapshot_reports_it(
     snap = await budget.snapshot("T1")
     assert snap.active_streams == 1
     assert snap.tokens == pytest.approx(2)
+
+
+REFILL_GAP = 60 / 47  # seconds between two tokens with the default policy
+
+
+async def _empty_bucket(budget: Budget) -> None:
+    for i in range(3):
+        assert await budget.acquire("T1", f"warm{i}") == 0
+
+
+async def test_streams_refused_together_wake_one_refill_apart(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """Ten first edits refused at the same instant are told waits one token apart, in the
+    order they asked, and each finds its token when it comes back."""
+    budget, other = _replicas(redis_client, clock)
+    await _empty_bucket(budget)
+    replicas = itertools.cycle([budget, other])
+    waits = [await next(replicas).acquire("T1", f"s{i}") for i in range(10)]
+    assert waits == pytest.approx([(i + 1) * REFILL_GAP for i in range(10)])
+    start = clock.now
+    for i, wait in enumerate(waits):
+        clock.now = start + wait
+        assert await next(replicas).acquire("T1", f"s{i}") == 0
+
+
+async def test_a_newcomer_does_not_take_the_token_of_a_stream_in_line(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """A stream asking for the first time goes to the end of the line, even when it asks
+    just before the stream whose token has come."""
+    budget, other = _replicas(redis_client, clock)
+    await _empty_bucket(budget)
+    wait = await budget.acquire("T1", "early")
+    assert wait == pytest.approx(REFILL_GAP)
+    clock.now += wait
+    assert await other.acquire("T1", "late") == pytest.approx(REFILL_GAP)
+    assert await budget.acquire("T1", "early") == 0
+    clock.now += REFILL_GAP
+    assert await other.acquire("T1", "late") == 0
+
+
+async def test_after_a_pause_the_line_wakes_one_refill_apart(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """Intermediates refused during a 429 pause are spread out after it, in asking order."""
+    budget, other = _replicas(redis_client, clock)
+    await budget.block_until("T1", 5)
+    waits = [await (budget, other)[i % 2].acquire("T1", f"s{i}") for i in range(4)]
+    assert waits == pytest.approx([5 + i * REFILL_GAP for i in range(4)])
+
+
+async def test_a_final_takes_its_stream_out_of_the_line(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """A stream waiting in line that asks for its final counts once (as a final), not twice."""
+    budget = Budget(redis_client, clock=clock, sleep=clock.sleep)
+    await _empty_bucket(budget)
+    assert await budget.acquire("T1", "a") == pytest.approx(REFILL_GAP)
+    assert await budget.acquire("T1", "a", final=True) == pytest.approx(REFILL_GAP)
+    assert await budget.acquire("T1", "b") == pytest.approx(2 * REFILL_GAP)
+
+
+async def test_a_released_or_silent_stream_gives_up_its_place(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """The line does not wait for a released stream, nor, once active_window has passed since
+    they were due back, for streams that stopped asking."""
+    budget = Budget(redis_client, clock=clock, sleep=clock.sleep)
+    await _empty_bucket(budget)
+    for stream in ("gone", "silent0", "silent1", "silent2", "waiting"):
+        await budget.acquire("T1", stream)
+    await budget.release("T1", "gone")
+    assert await budget.acquire("T1", "waiting") == pytest.approx(4 * REFILL_GAP)  # not 5
+    # Three silent streams ahead: "waiting" needs a fourth token, more than the bucket holds,
+    # until the first of them, due back at T0 + 2 tokens, has been silent for active_window.
+    stale_at = T0 + 2 * REFILL_GAP + BudgetPolicy().active_window
+    while clock.now + 5 < stale_at:
+        clock.now += 5
+        assert await budget.acquire("T1", "waiting") > 0
+    clock.now = stale_at + 1
+    assert await budget.acquire("T1", "waiting") == 0
+
+
+async def test_a_crowd_asks_a_few_times_per_grant_not_once_per_waiting_stream(
+    redis_client: aioredis.Redis, clock: SimClock
+) -> None:
+    """Eighty eager streams starting together over two replicas: the budget holds, and each
+    grant costs a few asks, not one ask per waiting stream per token."""
+    budgets = [
+        _CountingBudget(redis_client, BudgetPolicy(), clock=clock, sleep=clock.sleep)
+        for _ in range(2)
+    ]
+    grants = await _simulate(list(budgets), clock, streams=80, seconds=240)
+    everything = [t for times in grants.values() for t in times]
+    assert _max_in_window(everything, 60) <= 50
+    assert len(everything) >= 47 * 4 - 80
+    assert sum(b.asks for b in budgets) <= 3 * len(everything)
+
+
+class _CountingBudget(Budget):
+    """A budget that counts its asks."""
+
+    asks = 0
+
+    async def acquire(self, team: str, stream_id: str, *, final: bool = False) -> float:
+        self.asks += 1
+        return await super().acquire(team, stream_id, final=final)
