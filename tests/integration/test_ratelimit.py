@@ -5,7 +5,6 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections import defaultdict
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -26,13 +25,6 @@ class SimClock:
 
     async def sleep(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture
