@@ -304,7 +304,7 @@ class Bridge:
             approval_policy=policy.approval_policy,
             sandbox=policy.sandbox,
         )
-        await self.store.save_thread(
+        mapped = await self.store.claim_thread(
             ThreadRecord(
                 codex_thread_id=handle.id,
                 endpoint_key=handle.endpoint_key,
@@ -315,6 +315,10 @@ class Bridge:
                 created_at=time.time(),
             )
         )
+        if mapped.codex_thread_id != handle.id:
+            # Another replica mapped this Slack thread first (our lease had lapsed): join its
+            # conversation rather than overwrite the mapping and orphan it.
+            return self.pool.thread(mapped.codex_thread_id, endpoint_key=mapped.endpoint_key)
         return handle
 
     async def _stream_turn(self, turn: TurnHandle, stream: ReplyStream) -> str:
