@@ -355,14 +355,6 @@ class Store:
             length, _ = await pipe.execute()
         return int(length)
 
-    async def requeue_pending(self, thread_key: str, item_json: str) -> None:
-        """Put a popped mention back at the head, for when its turn could not start after all."""
-        key = f"{_PREFIX}pending:{thread_key}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.lpush(key, item_json)
-            pipe.expire(key, PENDING_TTL)
-            await pipe.execute()
-
     async def pop_pending(self, thread_key: str) -> str | None:
         """Take the oldest queued mention of a thread, or None when the queue is empty."""
         raw = await cast(Any, self._redis.lpop(f"{_PREFIX}pending:{thread_key}"))

@@ -152,13 +152,6 @@ class ReplyStream:
         finally:
             await self.budget.release(self.team, self.stream_id)
 
-    async def cancel(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self.budget.release(self.team, self.stream_id)
-
     # -- the edit loop --
 
     async def _run(self) -> None:

@@ -157,15 +157,12 @@ async def test_lease_carries_the_requested_ttl(store: Store, redis_client: aiore
     assert 59000 < await redis_client.pttl("cs:lease:k") <= 60000
 
 
-async def test_pending_queue_is_fifo_and_requeue_puts_back_at_head(store: Store) -> None:
-    """Queued mentions come out in arrival order; a requeued one comes out first again."""
+async def test_pending_queue_is_fifo(store: Store) -> None:
+    """Queued mentions come out in arrival order, then the queue is empty."""
     key = thread_key("T1", "C1", "1.000100")
     assert await store.enqueue_pending(key, '{"n": 1}') == 1
     assert await store.enqueue_pending(key, '{"n": 2}') == 2
     assert await store.pending_count(key) == 2
-    first = await store.pop_pending(key)
-    assert first == '{"n": 1}'
-    await store.requeue_pending(key, first)
     assert [await store.pop_pending(key) for _ in range(3)] == ['{"n": 1}', '{"n": 2}', None]
 
 
