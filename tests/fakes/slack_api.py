@@ -11,6 +11,13 @@
 - Answers ``{"ok": true, ...}`` with increasing ``ts`` values, or Slack's ``ok:false`` errors
   (see :mod:`tests.fakes.slack_rules` for content limits); rate limits answer HTTP 429 with
   ``Retry-After``. :meth:`SlackFake.fail_next` forces 429s or any error on demand.
+- Fault windows (:meth:`SlackFake.fault`): until the test ends the window or its seconds pass
+  on the fake's clock, calls of the chosen methods fail the way Slack's edge fails:
+  ``http500`` answers HTTP 500 (or another 5xx) with Slack's HTML "Server Error" page (or
+  ``ok:false`` JSON, or an Envoy proxy's plain text); ``hang`` holds the request unanswered
+  until the window ends, then serves it normally (nothing is applied if the client gave up);
+  ``drop`` reads the request and closes the connection without an answer. A faulted call never
+  changes the workspace; it is recorded with a ``fault`` key (see :meth:`SlackFake.faulted`).
 - ``POST /response/<id>`` records what an app posts to a ``response_url``.
 - Socket Mode: ``apps.connections.open`` returns a ``ws://`` URL here; the fake sends ``hello``,
   then delivers envelopes with :meth:`SlackFake.socket_send_envelope` and records the acks.
@@ -31,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import socket
 import time
 import uuid
@@ -56,10 +64,20 @@ from tests.fakes.slack_payloads import (
     slash_command_form,
     view_submission_payload,
 )
-from tests.fakes.slack_rules import DEFAULT_RATE_LIMITS, RateLimit, RateLimiter
+from tests.fakes.slack_rules import (
+    DEFAULT_RATE_LIMITS,
+    FaultBody,
+    FaultMode,
+    FaultWindow,
+    RateLimit,
+    RateLimiter,
+)
 from tests.fakes.slack_workspace import Handler, SlackApiErrorResponse, Workspace
 
 __all__ = [
+    "FaultBody",
+    "FaultMode",
+    "FaultWindow",
     "RateLimit",
     "SlackFake",
     "app_mention_event",
@@ -79,6 +97,23 @@ T = TypeVar("T")
 
 _JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
+
+SERVER_ERROR_PAGE = """<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <title>Server Error | Slack</title>
+    <meta name="author" content="Slack">
+  </head>
+  <body></body>
+</html>
+"""
+"""What Slack's edge answered with HTTP 500 while its API was down (as reported in
+slack-ruby-client#359); ``fault(body="html")`` sends it as ``text/html``."""
+ENVOY_ERROR_TEXT = (
+    "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
+)
+"""The ``text/plain`` body an Envoy proxy sends when it cannot reach the service behind it."""
 
 
 @dataclass
@@ -118,6 +153,7 @@ class SlackFake:
         self.envelopes: list[dict[str, Any]] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
+        self._faults: list[FaultWindow] = []
         self._tickets: set[str] = set()
         self._sockets: list[web.WebSocketResponse] = []
         self.socket_connects = 0
@@ -140,7 +176,8 @@ class SlackFake:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response_url)
         app.router.add_get("/link/", self._socket_mode)
-        self._runner = web.AppRunner(app, access_log=None)
+        # handler_cancellation: a held (``hang``) call the client gives up on is not answered.
+        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
@@ -149,6 +186,8 @@ class SlackFake:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        for window in self._faults:
+            window.end()  # held requests are answered rather than cut off by the shutdown
         for ws in list(self._sockets):
             await ws.close()
         if self._runner is not None:
@@ -177,6 +216,39 @@ class SlackFake:
         """
         code = status if status is not None else (429 if error == "ratelimited" else 200)
         self._failures.setdefault(method, []).append(_Failure(error, times, retry_after, code))
+
+    def fault(
+        self,
+        methods: str | Iterable[str] | None,
+        mode: FaultMode = "http500",
+        *,
+        seconds: float | None = None,
+        status: int = 500,
+        body: FaultBody = "html",
+    ) -> FaultWindow:
+        """Fail every call of ``methods`` (one name, several, or None for all) with ``mode``
+        until the returned window's ``end()``, the end of its ``with`` block, or until
+        ``seconds`` pass on the fake's clock. See the module docstring for the modes;
+        ``status`` (any 5xx) and ``body`` (``html``, ``json`` or ``text``) shape ``http500``.
+
+        Windows take precedence over :meth:`fail_next`, rate limits and token checks (the
+        edge fails before Slack's API sees the call); when several cover a call, the oldest
+        open one applies.
+        """
+        names = [methods] if isinstance(methods, str) else methods
+        window = FaultWindow(
+            names, mode, status=status, body=body, seconds=seconds, clock=self._clock
+        )
+        self._faults.append(window)
+        return window
+
+    def faulted(self, method: str | None = None) -> list[dict[str, Any]]:
+        """Recorded calls that a fault window failed (of ``method`` only, if given)."""
+        return [
+            call
+            for call in self.calls
+            if call.get("fault") and (method is None or call["method"] == method)
+        ]
 
     def next_ts(self) -> str:
         """A fresh ``ts`` (for user messages a test invents); never collides with the fake's."""
@@ -241,7 +313,8 @@ class SlackFake:
                     return await self._changed.wait_for(predicate)
         except TimeoutError:
             recent = [
-                (c["method"], c["status"], c["response"].get("error")) for c in self.calls[-8:]
+                (c["method"], c["status"], c.get("fault") or c["response"].get("error"))
+                for c in self.calls[-8:]
             ]
             raise TimeoutError(
                 f"condition not met within {timeout}s; last calls: {recent}"
@@ -344,9 +417,87 @@ class SlackFake:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params, token, bad = await _parse(request)
+        self._faults = [window for window in self._faults if not window.ended]
+        window = next((w for w in self._faults if w.covers(method)), None)
+        if window is not None:
+            return await self._faulted(request, window, method, params, token, bad)
+        status, body, headers = self._answer(method, params, token, bad)
+        call = {
+            "method": method,
+            "params": params,
+            "timestamp": self._clock(),
+            "status": status,
+            "response": body,
+        }
+        self.calls.append(call)
+        await self._notify()
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _faulted(
+        self,
+        request: web.Request,
+        window: FaultWindow,
+        method: str,
+        params: dict[str, Any],
+        token: str | None,
+        bad: str | None,
+    ) -> web.Response:
+        """Fail one call as ``window`` says; recorded with ``fault`` = the window's mode."""
+        call: dict[str, Any] = {
+            "method": method,
+            "params": params,
+            "timestamp": self._clock(),
+            "status": None,  # no HTTP answer (yet)
+            "response": {},
+            "fault": window.mode,
+        }
+        self.calls.append(call)
+        window.calls.append(call)
+        if window.mode == "http500":
+            call["status"] = window.status
+            if window.body == "json":
+                call["response"] = {"ok": False, "error": "internal_error"}
+                await self._notify()
+                return web.json_response(call["response"], status=window.status)
+            await self._notify()
+            if window.body == "text":
+                return web.Response(status=window.status, text=ENVOY_ERROR_TEXT)
+            return web.Response(
+                status=window.status, text=SERVER_ERROR_PAGE, content_type="text/html"
+            )
+        if window.mode == "drop":
+            await self._notify()
+            if request.transport is not None:
+                request.transport.close()
+            # aiohttp finds the connection closed when it writes this, and lets it go quietly.
+            return web.Response(status=204)
+        await self._notify()  # hang: tests may wait for the held call to arrive
+        try:
+            await window.hold()
+        except asyncio.CancelledError:
+            call["abandoned"] = True  # the client gave up (or the fake shut down)
+            await asyncio.shield(self._notify())
+            raise
+        if _client_gone(request):
+            # It gave up just as the window ended, before aiohttp noticed: still not served.
+            call["abandoned"] = True
+            await self._notify()
+            if request.transport is not None:
+                request.transport.close()
+            return web.Response(status=204)
+        status, body, headers = self._answer(method, params, token, bad)
+        call.update(status=status, response=body)
+        await self._notify()
+        return web.json_response(body, status=status, headers=headers)
+
+    def _answer(
+        self, method: str, params: dict[str, Any], token: str | None, bad: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Serve one call: its HTTP status, body and headers (the workspace may change)."""
         channel = params.get("channel") if isinstance(params.get("channel"), str) else None
         headers: dict[str, str] = {}
         status = 200
+        body: dict[str, Any]
         if bad is not None:
             body = {"ok": False, "error": bad}
         elif (auth_error := self._auth_error(method, token)) is not None:
@@ -365,16 +516,7 @@ class SlackFake:
                 body = handler(params)
             except SlackApiErrorResponse as error:
                 body = error.body
-        call = {
-            "method": method,
-            "params": params,
-            "timestamp": self._clock(),
-            "status": status,
-            "response": body,
-        }
-        self.calls.append(call)
-        await self._notify()
-        return web.json_response(body, status=status, headers=headers)
+        return status, body, headers
 
     def _take_failure(self, method: str) -> _Failure | None:
         queue = self._failures.get(method)
@@ -430,6 +572,24 @@ class SlackFake:
         self._tickets.add(ticket)
         url = f"ws://127.0.0.1:{self.port}/link/?ticket={ticket}&app_id={APP_ID}"
         return {"ok": True, "url": url}
+
+
+def _client_gone(request: web.Request) -> bool:
+    """Whether the client closed its end of the request's connection (peeked, not read)."""
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return True
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return False
+    try:
+        # A duplicate descriptor: asyncio's own socket object must not be used for I/O.
+        with socket.socket(fileno=os.dup(sock.fileno())) as peek:
+            return peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False  # open, nothing sent: still waiting for the answer
+    except OSError:
+        return True
 
 
 async def _parse(request: web.Request) -> tuple[dict[str, Any], str | None, str | None]:

@@ -8,13 +8,18 @@
 - Rate limits: token buckets per method and scope. Slack documents Tier 3 (``chat.update``) as
   "50+ per minute" per workspace and ``chat.postMessage`` as "1 per second per channel, short
   bursts allowed"; a refused call is HTTP 429 with an integer ``Retry-After``.
+- Fault windows: :class:`FaultWindow` says which calls fail at Slack's edge, in which way,
+  and until when (by the fake's clock); :class:`tests.fakes.slack_api.SlackFake` serves them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any, Final, Literal
 
 MAX_TEXT: Final = 40_000
@@ -82,6 +87,88 @@ class RateLimiter:
             return 0
         self._buckets[key] = (tokens, now)
         return max(1, math.ceil((1.0 - tokens) / rate))
+
+
+FaultMode = Literal["http500", "hang", "drop"]
+"""How a faulted call fails: ``http500`` answers an HTTP 5xx error page, ``hang`` holds the
+request unanswered until the window ends, ``drop`` closes the connection without an answer."""
+FaultBody = Literal["html", "json", "text"]
+"""The body of an ``http500`` answer: Slack's HTML error page, ``ok:false`` JSON, or the plain
+text an Envoy proxy sends."""
+
+
+class FaultWindow:
+    """Calls of ``methods`` (all methods when None) fail with ``mode`` from now until
+    :meth:`end` is called or ``seconds`` pass on ``clock``; made by ``SlackFake.fault``.
+
+    Usable as ``with``/``async with`` (ending it on exit). :attr:`calls` lists the calls it
+    faulted, as recorded in ``SlackFake.calls``.
+    """
+
+    def __init__(
+        self,
+        methods: Iterable[str] | None,
+        mode: FaultMode,
+        *,
+        status: int,
+        body: FaultBody,
+        seconds: float | None,
+        clock: Callable[[], float],
+    ) -> None:
+        if mode not in ("http500", "hang", "drop"):
+            raise ValueError(f"unknown fault mode {mode!r}")
+        if not 500 <= status <= 599:
+            raise ValueError(f"a fault's status must be 5xx, not {status}")
+        self.methods = None if methods is None else frozenset(methods)
+        self.mode, self.status, self.body, self.seconds = mode, status, body, seconds
+        self._clock = clock
+        self.started = clock()
+        self.calls: list[dict[str, Any]] = []
+        self._ended = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        """Whether the window is over: ended by hand, or its ``seconds`` have passed."""
+        if not self._ended.is_set() and self._remaining() == 0.0:
+            self._ended.set()  # wakes held requests
+        return self._ended.is_set()
+
+    def covers(self, method: str) -> bool:
+        """Whether a call of ``method`` arriving now is faulted by this window."""
+        return not self.ended and (self.methods is None or method in self.methods)
+
+    def end(self) -> None:
+        """End the window: later calls are served, held (``hang``) calls are answered now."""
+        self._ended.set()
+
+    async def hold(self) -> None:
+        """Return once the window has ended (a ``hang`` call waits here)."""
+        while not self.ended:
+            with contextlib.suppress(TimeoutError):
+                # The deadline is on the fake's clock, which may be a test's hand-moved one:
+                # wake when it should have passed in real time, then look at the clock again.
+                await asyncio.wait_for(self._ended.wait(), self._remaining())
+
+    def _remaining(self) -> float | None:
+        if self.seconds is None:
+            return None
+        return max(0.0, self.started + self.seconds - self._clock())
+
+    def __enter__(self) -> FaultWindow:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end()
+
+    async def __aenter__(self) -> FaultWindow:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end()
 
 
 def content_error(params: Mapping[str, Any], *, update: bool = False) -> dict[str, Any] | None:

@@ -17,6 +17,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_api import (
+    FaultBody,
     RateLimit,
     SlackFake,
     app_mention_event,
@@ -280,3 +281,135 @@ async def test_slack_sdks_socket_mode_client_connects_acks_and_reconnects(
         assert await fake.wait_for_ack(await fake.socket_send_envelope("events_api", event)) == {}
     finally:
         await client.close()  # type: ignore[no-untyped-call]  # unannotated in slack-sdk
+
+
+# -- fault windows: what slack-sdk's AsyncWebClient sees when Slack's edge fails ------------
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "data"),
+    [
+        ("html", 500, {}),  # Slack's "Server Error" page: slack-sdk keeps no body at all
+        ("json", 500, {"ok": False, "error": "internal_error"}),
+        (
+            "text",
+            503,
+            "upstream connect error or disconnect/reset before headers. "
+            "reset reason: connection failure",
+        ),
+    ],
+)
+async def test_an_http500_window_fails_calls_and_changes_nothing(
+    fake: SlackFake, client: AsyncWebClient, body: FaultBody, status: int, data: object
+) -> None:
+    """Within the window, covered methods raise SlackApiError with the 5xx status; the
+    message stays as it was; other methods are served; after end() service is normal."""
+    ts = (await client.chat_postMessage(channel="C1", text="before"))["ts"]
+    window = fake.fault(("chat.update", "chat.postMessage"), status=status, body=body)
+    for call in (
+        client.chat_update(channel="C1", ts=ts, text="after"),
+        client.chat_postMessage(channel="C1", text="another"),
+    ):
+        with pytest.raises(SlackApiError) as info:
+            await call
+        assert (info.value.response.status_code, info.value.response.data) == (status, data)
+    assert (await client.auth_test())["ok"]  # not covered by the window
+    assert [m["text"] for m in fake.messages("C1")] == ["before"]
+    assert [(c["method"], c["status"], c["fault"]) for c in fake.faulted()] == [
+        ("chat.update", status, "http500"),
+        ("chat.postMessage", status, "http500"),
+    ]
+    assert window.calls == fake.faulted()
+    window.end()
+    await client.chat_update(channel="C1", ts=ts, text="after")
+    assert fake.messages("C1")[0]["text"] == "after"
+    assert len(fake.faulted()) == 2
+
+
+async def test_a_text_body_breaks_reading_the_error_code(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """With a plain-text 5xx body, SlackApiError.response["error"] raises AttributeError
+    (the data is a str), so error handling must look at status_code first."""
+    with fake.fault("chat.update", body="text"), pytest.raises(SlackApiError) as info:
+        await client.chat_update(channel="C1", ts="1.000001", text="x")
+    with pytest.raises(AttributeError):
+        info.value.response["error"]
+
+
+async def test_a_window_lasts_its_seconds_on_the_fakes_clock() -> None:
+    """fault(seconds=...) ends by itself once that much time passed on the fake's clock."""
+    clock = StepClock()
+    async with SlackFake(clock=clock) as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        async with fake.fault(None, seconds=5) as window:  # None: every method
+            with pytest.raises(SlackApiError):
+                await client.auth_test()
+            clock.now += 4.9
+            with pytest.raises(SlackApiError):
+                await client.auth_test()
+            clock.now += 0.1
+            assert (await client.auth_test())["ok"]
+            assert window.ended
+        assert [c["fault"] for c in fake.faulted()] == ["http500", "http500"]
+
+
+async def test_a_hang_window_holds_the_call_until_it_ends(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """A held call gets no answer while the window lasts; ending it serves the call normally."""
+    ts = (await client.chat_postMessage(channel="C1", text="before"))["ts"]
+    window = fake.fault("chat.update", "hang")
+    update = asyncio.create_task(client.chat_update(channel="C1", ts=ts, text="after"))
+    (held,) = await fake.wait_for(lambda: fake.faulted("chat.update"))
+    assert (held["status"], held["fault"]) == (None, "hang")
+    assert fake.messages("C1")[0]["text"] == "before"
+    assert not update.done()
+    window.end()
+    assert (await update)["ok"]
+    assert (held["status"], held["response"]["ok"]) == (200, True)
+    assert fake.messages("C1")[0]["text"] == "after"
+
+
+async def test_a_hang_a_client_gives_up_on_is_never_applied(fake: SlackFake) -> None:
+    """slack-sdk's own session times out with the builtin TimeoutError; a session with a read
+    timeout (as an app might pass) raises aiohttp's SocketTimeoutError, a ServerConnectionError
+    (so slack-sdk's default handlers would retry it once) and a TimeoutError. Either way the
+    held calls are abandoned, never served."""
+    quick = AsyncWebClient(token=BOT, base_url=fake.url, timeout=0.2)  # type: ignore[arg-type]
+    ts = (await quick.chat_postMessage(channel="C1", text="before"))["ts"]
+    with fake.fault("chat.update", "hang"):
+        with pytest.raises(TimeoutError) as total:
+            await quick.chat_update(channel="C1", ts=ts, text="after")
+        assert type(total.value) is TimeoutError
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=0.2)) as session:
+            reading = AsyncWebClient(
+                token=BOT, base_url=fake.url, session=session, retry_handlers=[]
+            )
+            with pytest.raises(aiohttp.SocketTimeoutError) as read:
+                await reading.chat_update(channel="C1", ts=ts, text="after")
+        assert isinstance(read.value, aiohttp.ServerConnectionError)
+        assert isinstance(read.value, TimeoutError)
+        await fake.wait_for(lambda: [c.get("abandoned") for c in fake.faulted()] == [True, True])
+    assert fake.messages("C1")[0]["text"] == "before"
+    assert [c["status"] for c in fake.faulted()] == [None, None]
+
+
+async def test_a_drop_window_closes_connections_without_an_answer(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """A dropped call raises aiohttp's ServerDisconnectedError, after the one retry slack-sdk's
+    default handlers make (two calls recorded); without retry handlers, after one call."""
+    ts = (await client.chat_postMessage(channel="C1", text="before"))["ts"]
+    no_retries = AsyncWebClient(token=BOT, base_url=fake.url, retry_handlers=[])
+    with fake.fault("chat.update", "drop"):
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await client.chat_update(channel="C1", ts=ts, text="after")
+        assert len(fake.faulted("chat.update")) == 2
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            await no_retries.chat_update(channel="C1", ts=ts, text="after")
+        assert len(fake.faulted("chat.update")) == 3
+    assert fake.messages("C1")[0]["text"] == "before"
+    assert [(c["status"], c["fault"]) for c in fake.faulted()] == [(None, "drop")] * 3
+    await no_retries.chat_update(channel="C1", ts=ts, text="after")
+    assert fake.messages("C1")[0]["text"] == "after"
