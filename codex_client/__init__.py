@@ -18,6 +18,7 @@ from .errors import (
     ServerOverloaded,
     ThreadNotFound,
     TransportError,
+    TurnLost,
     TurnMismatch,
 )
 from .models import (
@@ -74,6 +75,7 @@ __all__ = [
     "TurnErrorEvent",
     "TurnEvent",
     "TurnHandle",
+    "TurnLost",
     "TurnMismatch",
     "TurnPager",
     "TurnResult",

@@ -219,6 +219,12 @@ class Router:
             self._drop(stream)
         return stream
 
+    def complete(self, stream: TurnStream, turn: dict[str, Any]) -> None:
+        """End a stream with a turn learned otherwise than by ``turn/completed`` (a re-attach
+        that found the turn already finished), and forget it."""
+        stream.push("turn/completed", {"threadId": stream.thread_id, "turn": turn})
+        self._drop(stream)
+
     def close(self, stream: TurnStream, exc: BaseException) -> None:
         """Fail one stream (its consumer gave up on it) and forget it."""
         stream.fail(exc)

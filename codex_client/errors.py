@@ -10,6 +10,8 @@
     │                             never retried by ``CodexPool.start``
     ├── ProtocolError             the peer broke the protocol (e.g. a result of the wrong shape)
     ├── RequestTimeout            no answer within the request timeout
+    ├── TurnLost                  a turn to re-attach to is not running on its server any
+    │                             more and never finished there (the server restarted)
     └── RpcError                  the server answered a request with a JSON-RPC error
         ├── ServerOverloaded      -32001, still refused after every overload retry
         ├── NoActiveTurn          ``turn/steer`` on a thread with no running turn
@@ -68,6 +70,21 @@ class RequestTimeout(CodexError):
         super().__init__(f"{method} got no answer within {timeout:g}s")
         self.method = method
         self.timeout = timeout
+
+
+class TurnLost(CodexError):
+    """The server does not run the turn, and has no record of it finishing.
+
+    Raised when re-attaching to a turn (:meth:`ThreadHandle.attach_turn`) whose server
+    restarted mid-turn, or that the server never knew. Its result cannot be had: the caller
+    should say so and offer to run the request again.
+    """
+
+    def __init__(self, thread_id: str, turn_id: str, why: str) -> None:
+        super().__init__(f"turn {turn_id} of thread {thread_id} was lost: {why}")
+        self.thread_id = thread_id
+        self.turn_id = turn_id
+        self.why = why
 
 
 class RpcError(CodexError):

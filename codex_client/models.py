@@ -60,6 +60,8 @@ class ThreadItem(_Model):
     cwd: str | None = None
     aggregated_output: str | None = None
     exit_code: int | None = None
+    client_id: str | None = None
+    """A user message's ``clientUserMessageId``, as the turn that sent it was given."""
 
 
 class Turn(_Model):

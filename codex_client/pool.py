@@ -30,6 +30,7 @@ from .errors import (
     ProtocolError,
     RpcError,
     ThreadNotFound,
+    TurnLost,
 )
 from .models import ApprovalHandler
 from .retry import Backoff, retry_forever
@@ -467,6 +468,39 @@ class CodexPool:
             await self._resume_on(conn, thread_id, _RESUBSCRIBE)
             return await conn.start_turn(thread_id, params)
 
+    async def _attach_turn(
+        self, thread_id: str, endpoint_key: str, turn_id: str
+    ) -> tuple[dict[str, Any], TurnStream]:
+        conn = await self._connection(self._handle_slot(thread_id, endpoint_key))
+        # The stream is open before the resume, so no event of the turn sent after the
+        # resume subscribed this connection can slip past it.
+        stream = conn.router.open(thread_id, turn_id)
+        try:
+            resumed = await self._resume_on(conn, thread_id, _RESUBSCRIBE)
+            turn = await _find_turn(conn, thread_id, turn_id)
+        except BaseException as exc:
+            conn.router.close(stream, exc)
+            raise
+        if turn is None:
+            lost = TurnLost(thread_id, turn_id, "the server has no such turn")
+            conn.router.close(stream, lost)
+            raise lost
+        if _died_with_server(turn):
+            lost = TurnLost(thread_id, turn_id, "the server stopped while it ran")
+            conn.router.close(stream, lost)
+            raise lost
+        if turn.get("status") != "inProgress":
+            if not stream.closed:
+                conn.router.complete(stream, turn)
+            return turn, stream
+        if not stream.closed and not _thread_running(resumed):
+            # Listed as in progress, but the thread has nothing running: the server restarted
+            # mid-turn and only the start of the turn survived in its history.
+            lost = TurnLost(thread_id, turn_id, "the server stopped while it ran")
+            conn.router.close(stream, lost)
+            raise lost
+        return turn, stream
+
     def _set_subscribed(self, thread_id: str, subscribed: bool) -> None:
         if subscribed:
             self._keep.add(thread_id)
@@ -475,3 +509,40 @@ class CodexPool:
 
     def _is_subscribed(self, thread_id: str) -> bool:
         return thread_id in self._keep
+
+
+_FIND_TURN_PAGES = 5
+"""How many pages of 10 turns a re-attach searches for its turn (it is nearly always the
+newest: a bot re-attaches to the turn it was running)."""
+
+
+async def _find_turn(conn: Connection, thread_id: str, turn_id: str) -> dict[str, Any] | None:
+    """The turn ``turn_id`` of a thread (summary view: its final answer), or None."""
+    cursor: str | None = None
+    for _ in range(_FIND_TURN_PAGES):
+        params: dict[str, Any] = {"threadId": thread_id, "limit": 10, "sortDirection": "desc"}
+        if cursor is not None:
+            params["cursor"] = cursor
+        page = await conn.request("thread/turns/list", params)
+        data = page.get("data")
+        for turn in data if isinstance(data, list) else []:
+            if isinstance(turn, dict) and turn.get("id") == turn_id:
+                return turn
+        next_cursor = page.get("nextCursor")
+        if not isinstance(next_cursor, str):
+            return None
+        cursor = next_cursor
+    return None
+
+
+def _died_with_server(turn: dict[str, Any]) -> bool:
+    """A turn the server recorded as interrupted without an end: 0.169.0 marks a turn so when
+    it restarts after dying mid-turn (an interrupt asked for by a client has ``completedAt``)."""
+    return turn.get("status") == "interrupted" and turn.get("completedAt") is None
+
+
+def _thread_running(resumed: dict[str, Any]) -> bool:
+    """Whether a ``thread/resume`` result shows a turn running (status ``active``)."""
+    thread = resumed.get("thread")
+    status = thread.get("status") if isinstance(thread, dict) else None
+    return isinstance(status, dict) and status.get("type") == "active"

@@ -27,6 +27,10 @@ class ThreadBackend(Protocol):
 
     async def _unsubscribe(self, thread_id: str, endpoint_key: str) -> str: ...
 
+    async def _attach_turn(
+        self, thread_id: str, endpoint_key: str, turn_id: str
+    ) -> tuple[dict[str, Any], TurnStream]: ...
+
     def _set_subscribed(self, thread_id: str, subscribed: bool) -> None: ...
 
     def _is_subscribed(self, thread_id: str) -> bool: ...
@@ -93,6 +97,29 @@ class ThreadHandle:
         params = {**overrides, "threadId": self.id, "input": text_input(text)}
         turn, stream = await self._backend._open_turn(self.id, self.endpoint_key, params)
         return TurnHandle(self, turn["id"], stream)
+
+    async def attach_turn(self, turn_id: str) -> TurnHandle:
+        """Follow a turn started elsewhere: by another process, or before a reconnect.
+
+        The thread is resumed on its endpoint (so this connection receives its events) and
+        the turn read back. A running turn's handle streams its events from now on (deltas
+        sent before the attach are not replayed); a finished turn's handle yields just its
+        :class:`TurnCompleted`, and ``wait()`` gives its result with the final text. Raises
+        TurnLost when the server neither runs the turn nor knows it finished (it restarted
+        mid-turn, or never had the turn).
+        """
+        turn, stream = await self._backend._attach_turn(self.id, self.endpoint_key, turn_id)
+        return TurnHandle(self, turn["id"], stream)
+
+    async def find_turn(self, client_user_message_id: str, *, newest: int = 10) -> str | None:
+        """The id of the turn, among the ``newest`` turns, whose user message was sent with
+        ``clientUserMessageId`` (so a request that may have been sent is not sent twice)."""
+        page = await self.turns(limit=newest).next_page()
+        for turn in page.turns if page is not None else []:
+            for item in turn.items:
+                if item.type == "userMessage" and item.client_id == client_user_message_id:
+                    return turn.id
+        return None
 
     async def steer(self, text: str, *, expected_turn_id: str) -> str:
         """``turn/steer``: add input to the running turn; returns its id.

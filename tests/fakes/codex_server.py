@@ -164,7 +164,13 @@ class CodexServer:
         if self._proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._proc.send_signal(sig)
-            await self._proc.wait()
+            try:
+                # A WebSocket server drains on SIGTERM: it waits for running turns to end.
+                await asyncio.wait_for(self._proc.wait(), 10.0)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    self._proc.kill()
+                await self._proc.wait()
         if self._drain is not None:
             with contextlib.suppress(Exception):
                 await self._drain
