@@ -3,7 +3,8 @@
 :class:`BotHarness` runs :class:`bot.service.Service` (the same wiring ``codex-slack serve``
 uses) in HTTP mode on port 0 against the Slack fake, a real Redis, and the real Codex
 app-server driven by the scripted model. Tests talk to it the way Slack does: signed HTTP
-POSTs to ``/slack/events``.
+POSTs to ``/slack/events``, with the helpers of :class:`SlackRequests` (which
+:class:`tests.integration.bot_process.BotProcess`, the bot as a child process, shares).
 """
 
 from __future__ import annotations
@@ -51,39 +52,16 @@ def bot_settings(slack: SlackFake, codex: CodexServer, redis_url: str, **extra: 
     return Settings(_env_file=None, **values)
 
 
-@dataclass
-class BotHarness:
-    """A running bot plus the handles tests use to drive and observe it."""
+class SlackRequests:
+    """Signed requests to a bot's ``/slack/events``, as Slack sends them; a mixin for whatever
+    runs the bot, which provides :attr:`slack`, :attr:`http` and :attr:`events_url`."""
 
     slack: SlackFake
-    codex: CodexServer
-    model: ModelServer
-    redis_url: str
-    settings: Settings
-    service: Service | None = None
-    http: aiohttp.ClientSession = field(init=False)
-
-    async def start(self) -> None:
-        self.service = Service(self.settings)
-        await self.service.start(socket_mode=False, port=0)
-        self.http = aiohttp.ClientSession()
-
-    async def restart(self) -> None:
-        """Stop this bot process and start a fresh one on the same peers (a redeploy)."""
-        assert self.service is not None
-        await self.service.close()
-        self.service = Service(self.settings)
-        await self.service.start(socket_mode=False, port=0)
-
-    async def close(self) -> None:
-        await self.http.close()
-        if self.service is not None:
-            await self.service.close()
+    http: aiohttp.ClientSession
 
     @property
     def events_url(self) -> str:
-        assert self.service is not None
-        return f"http://127.0.0.1:{self.service.port}/slack/events"
+        raise NotImplementedError
 
     async def post_signed(
         self,
@@ -159,6 +137,41 @@ class BotHarness:
     async def interact(self, payload: dict[str, Any]) -> tuple[int, str]:
         body = urlencode({"payload": json.dumps(payload)}).encode()
         return await self.post_signed(body, content_type="application/x-www-form-urlencoded")
+
+
+@dataclass
+class BotHarness(SlackRequests):
+    """A running bot plus the handles tests use to drive and observe it."""
+
+    slack: SlackFake
+    codex: CodexServer
+    model: ModelServer
+    redis_url: str
+    settings: Settings
+    service: Service | None = None
+    http: aiohttp.ClientSession = field(init=False)
+
+    async def start(self) -> None:
+        self.service = Service(self.settings)
+        await self.service.start(socket_mode=False, port=0)
+        self.http = aiohttp.ClientSession()
+
+    async def restart(self) -> None:
+        """Stop this bot process and start a fresh one on the same peers (a redeploy)."""
+        assert self.service is not None
+        await self.service.close()
+        self.service = Service(self.settings)
+        await self.service.start(socket_mode=False, port=0)
+
+    async def close(self) -> None:
+        await self.http.close()
+        if self.service is not None:
+            await self.service.close()
+
+    @property
+    def events_url(self) -> str:
+        assert self.service is not None
+        return f"http://127.0.0.1:{self.service.port}/slack/events"
 
 
 # -- reading the bot's replies --------------------------------------------------------
