@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,8 +12,10 @@ from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import BotHarness, bot_settings
+from tests.integration.bot_process import BotProcess, bot_process_env
 
 StartBot = Callable[..., Awaitable[BotHarness]]
+StartBotProcess = Callable[..., Awaitable[BotProcess]]
 
 
 @pytest.fixture
@@ -46,3 +49,28 @@ async def start_bot(
 async def harness(start_bot: StartBot) -> BotHarness:
     """One bot with the default test settings."""
     return await start_bot()
+
+
+@pytest.fixture
+async def start_bot_process(
+    slack: SlackFake,
+    codex_server: CodexServer,
+    model_server: ModelServer,
+    redis_url: str,
+    tmp_path: Path,
+) -> AsyncIterator[StartBotProcess]:
+    """Starts the bot as a child process (a replica) with extra settings (see
+    :func:`bot_process_env`); logs go to ``tmp_path/bots/``; any left running are killed."""
+    bots: list[BotProcess] = []
+
+    async def start(**extra: Any) -> BotProcess:
+        env = bot_process_env(slack, codex_server, redis_url, **extra)
+        bot = BotProcess(slack, env, tmp_path / "bots" / f"bot-{len(bots) + 1}.log")
+        bots.append(bot)
+        await bot.start()
+        return bot
+
+    yield start
+    model_server.release()
+    for bot in bots:
+        await bot.close()
