@@ -20,6 +20,7 @@ EXPECTED = {
     # handles and results
     "ThreadHandle",
     "TurnHandle",
+    "TurnLost",
     "TurnPager",
     "TurnsPage",
     "TurnResult",
