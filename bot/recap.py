@@ -24,7 +24,7 @@ NO_CODEX_HERE: Final = (
 def _turn_author(turn: Turn) -> str | None:
     for item in turn.items:
         if item.type == "userMessage":
-            return author_of((item.model_extra or {}).get("clientId"))
+            return author_of(item.client_id)
     return None
 
 
