@@ -5,12 +5,16 @@ return, so Slack's 3-second acknowledgement deadline never depends on Codex or R
 work itself runs in background tasks the bridge owns.
 
 The HTTP server serves Slack's events, slash commands and interactivity all on
-``POST /slack/events`` (signatures checked by Bolt: a forged or stale request gets 401), plus
-``/healthz``, ``/readyz`` and ``/metrics``. In Socket Mode the same server runs for the probes.
+``POST /slack/events``, plus ``/healthz``, ``/readyz`` and ``/metrics``. In Socket Mode the same
+server runs for the probes. A request's signature is checked on its raw bytes before anything
+reads them: an unsigned, forged or stale request gets 401, a signed one whose body is neither
+JSON nor a form gets 400; each is one warning line, and nothing else happens.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import time
@@ -18,8 +22,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.bridge import Bridge
 from bot.commands import Commands
@@ -30,6 +35,9 @@ log = logging.getLogger(__name__)
 Ack = Callable[..., Awaitable[None]]
 ReadinessCheck = Callable[[], Awaitable[dict[str, str]]]
 Listener = Callable[[Ack, dict[str, Any]], Awaitable[None]]
+
+SIGNATURE_MAX_AGE = 5 * 60
+"""Seconds a signed request stays acceptable (Slack's own rule against replays)."""
 
 
 def register_listeners(app: AsyncApp, bridge: Bridge, commands: Commands) -> None:
@@ -90,10 +98,33 @@ def build_web_app(
     web_app.router.add_get("/metrics", metrics_endpoint)
 
     if bolt is not None:
+        secret = _signing_secret(bolt)
 
         async def slack_events(request: web.Request) -> web.Response:
             started = time.monotonic()
-            bolt_request = await to_bolt_request(request)
+            raw = await request.read()
+            if not _signed(secret, raw, request):
+                log.warning(
+                    "refused a request to /slack/events from %s: missing, stale or wrong signature",
+                    request.remote,
+                )
+                return web.Response(status=401, text="invalid signature")
+            try:
+                bolt_request = AsyncBoltRequest(
+                    body=raw.decode("utf-8"),
+                    query=request.query_string,
+                    headers=dict(request.headers),
+                )
+            except (ValueError, TypeError, AttributeError) as exc:
+                # What Bolt's parsing raises for bytes that are not UTF-8 (ValueError), not
+                # JSON (ValueError) or JSON but not an object (AttributeError, TypeError).
+                log.warning(
+                    "refused a signed request to /slack/events: its %d-byte body is neither "
+                    "a JSON object nor a form (%s)",
+                    len(raw),
+                    type(exc).__name__,
+                )
+                return web.Response(status=400, text="unreadable body")
             bolt_response = await bolt.async_dispatch(bolt_request)
             if bolt_response.status == 404:
                 # Nothing listens for this payload (an event type we don't use, or garbage
@@ -109,6 +140,34 @@ def build_web_app(
 
         web_app.router.add_post("/slack/events", slack_events)
     return web_app
+
+
+def _signing_secret(bolt: AsyncApp) -> bytes | None:
+    """The Bolt app's signing secret (Bolt keeps it without a public accessor); None without
+    one, and then every request is refused."""
+    secret = getattr(bolt, "_signing_secret", None)
+    if not isinstance(secret, str) or not secret.strip():
+        log.error("no signing secret: every request to /slack/events will be refused")
+        return None
+    return secret.encode()
+
+
+def _signed(secret: bytes | None, body: bytes, request: web.Request) -> bool:
+    """Whether ``body`` carries a valid v0 signature made in the last five minutes.
+
+    ``X-Slack-Signature`` is ``v0=`` + hex HMAC-SHA256 of ``v0:<timestamp>:<body>`` keyed by the
+    signing secret. Computed on the raw bytes here (slack-sdk's verifier decodes the body as
+    UTF-8 first, and raises on bytes that are not).
+    """
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    if secret is None or not timestamp.isascii() or not timestamp.isdigit():
+        return False
+    if abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE:
+        return False
+    basestring = b"v0:" + timestamp.encode() + b":" + body
+    expected = "v0=" + hmac.new(secret, basestring, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
 def _describe(body: dict[str, Any]) -> str:

@@ -89,6 +89,45 @@ async def test_429s_are_counted(harness: BotHarness, slack: SlackFake) -> None:
     )
 
 
+_UNREADABLE = [
+    (b'{"type": "event_callback", "event": ', "application/json"),
+    (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
+    (b"\xff\xfe not utf-8", "application/x-www-form-urlencoded"),
+    (b"[1, 2, 3]", "application/json"),
+]
+
+
+@pytest.mark.parametrize(
+    ("signing", "expected"),
+    [("unsigned", 401), ("forged", 401), ("signed", 400)],
+)
+async def test_an_unreadable_body_is_refused_with_one_warning(
+    harness: BotHarness,
+    slack: SlackFake,
+    caplog: pytest.LogCaptureFixture,
+    signing: str,
+    expected: int,
+) -> None:
+    """A body that is not JSON or a form: 401 unless correctly signed, then 400; each time one
+    warning and no traceback, and the bot calls nothing."""
+    caplog.set_level(logging.DEBUG)
+    calls = len(slack.calls)
+    for body, content_type in _UNREADABLE:
+        caplog.clear()
+        if signing == "unsigned":
+            headers = {"Content-Type": content_type}
+            async with harness.http.post(harness.events_url, data=body, headers=headers) as r:
+                status = r.status
+        else:
+            secret = SIGNING_SECRET if signing == "signed" else "not-the-signing-secret"
+            status, _ = await harness.post_signed(body, content_type=content_type, secret=secret)
+        assert status == expected, body
+        loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert [(r.name, r.levelno) for r in loud] == [("bot.app", logging.WARNING)], body
+        assert all(r.exc_info is None for r in caplog.records), body
+    assert len(slack.calls) == calls
+
+
 async def test_doctor_reports_each_peer_and_names_what_is_wrong(
     slack: SlackFake, codex_server: CodexServer, redis_url: str
 ) -> None:
