@@ -20,9 +20,10 @@ button and each page costs the same however long the thread is.
 What the bot says back is seen by the requester only (the command's ``response_url``, or
 ``chat.postEphemeral``), except a recap someone shares, and the "stopped by" line. A permalink
 must point into the channel the command is typed in: a recap or a steer must not reach into a
-conversation the channel's members (and perhaps the requester) cannot see. Every action is
-checked against the allowlists first (:mod:`bot.access`); a refused user is told why, and
-nothing reaches Codex.
+conversation the channel's members (and perhaps the requester) cannot see. Likewise a button
+acts only when clicked in the team and channel of the thread it names. Every action is checked
+against the allowlists first (:mod:`bot.access`); a refused user is told why, and nothing
+reaches Codex.
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ log = logging.getLogger(__name__)
 STEER_MODAL: Final = "steer_codex_modal"
 _GUIDANCE_BLOCK: Final = "steer_guidance"
 _GUIDANCE_INPUT: Final = "text"
+_STOP_ELSEWHERE: Final = (
+    "That Stop button belongs to a turn in another channel or workspace: nothing was stopped."
+)
 
 
 class Commands:
@@ -338,6 +342,10 @@ class Commands:
     async def _stop_clicked(self, req: Requester, value: str) -> None:
         team, _, rest = value.partition(":")
         channel, _, thread_ts = rest.partition(":")
+        if not req.is_in(team, channel):
+            # The value is only what the button says; the click's team and channel are Slack's.
+            await self.replies.tell(req, _STOP_ELSEWHERE)
+            return
         record = await self.store.get_thread(team, channel, thread_ts)
         if record is None:
             await self.replies.tell(req, NO_CODEX_HERE)

@@ -19,6 +19,9 @@ from codex_client import Turn
 NO_CODEX_HERE: Final = (
     "There is no Codex conversation in that thread. Mention me in a thread to start one."
 )
+ELSEWHERE: Final = (
+    "That recap belongs to another channel or workspace: run `/recap` where its thread is."
+)
 
 
 def _turn_author(turn: Turn) -> str | None:
@@ -109,6 +112,9 @@ class Recaps:
             await self.replies.tell(
                 req, "This recap belongs to someone else; run `/recap` for your own."
             )
+            return
+        if not req.is_in(str(state.get("team", "")), str(state.get("channel", ""))):
+            await self.replies.tell(req, ELSEWHERE)
             return
         record = await self.store.get_thread(
             str(state["team"]), str(state["channel"]), str(state["thread_ts"])

@@ -26,6 +26,15 @@ class Requester:
     response_url: str | None = None
     """Answer through this URL when set (slash commands, clicks), else ``chat.postEphemeral``."""
 
+    def is_in(self, team: str, channel: str) -> bool:
+        """Whether the request came from ``channel`` of ``team``.
+
+        For a click, Slack vouches for its payload's team and channel, not for the ids a
+        button's value (or state kept for it) names: a button acts on a thread only when
+        clicked where that thread is, so a signed click forged elsewhere reaches nothing.
+        """
+        return bool(team) and (self.team, self.channel) == (team, channel)
+
 
 class PrivateReplies:
     """Says things to one requester, where only they can see them."""

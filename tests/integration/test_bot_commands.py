@@ -279,6 +279,97 @@ async def test_a_user_outside_the_mention_allowlist_starts_no_turn(
     assert all("let me in" not in r.user_texts for r in model_server.requests)
 
 
+ELSEWHERE = "C0OTHER"
+"""A channel the turn's thread is not in (a private channel's turn must not be reachable)."""
+
+
+async def test_a_stop_click_from_another_channel_or_team_stops_nothing(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """A signed Stop click whose value names this thread but comes from another channel, or
+    another team, is refused privately and stops nothing; the real button still works."""
+    event = await harness.mention("HOLD a private job")
+    reply = await running(slack, event["ts"])
+    value = f"{TEAM}:{CHANNEL}:{event['ts']}"
+    for team, channel in ((TEAM, ELSEWHERE), ("T0OTHER", CHANNEL)):
+        forged = block_actions_payload(
+            action_id=render.ACTION_STOP,
+            value=value,
+            user=OTHER,
+            channel=channel,
+            message_ts=slack.next_ts(),
+            team_id=team,
+        )
+        status, _ = await harness.interact(forged)
+        assert status == 200
+
+    def refusals() -> list[dict[str, Any]]:
+        return [
+            e
+            for e in slack.ephemerals
+            if e.get("user") == OTHER and "another channel or workspace" in str(e.get("text"))
+        ]
+
+    await slack.wait_for(lambda: len(refusals()) == 2, timeout=20)
+    assert sorted(e["channel"] for e in refusals()) == sorted([ELSEWHERE, CHANNEL])
+    # Both clicks were answered, and neither stopped the turn: it still shows its Stop button.
+    assert has_stop_button(_latest(slack, reply["ts"]))
+    assert harness.service is not None
+    record = await harness.service.store.get_thread(TEAM, CHANNEL, event["ts"])
+    assert record is not None
+    assert await harness.service.store.get_active_turn(record.codex_thread_id) is not None
+
+    genuine = block_actions_payload(
+        action_id=render.ACTION_STOP,
+        value=value,
+        user=USER,
+        channel=CHANNEL,
+        message_ts=reply["ts"],
+        thread_ts=event["ts"],
+    )
+    await harness.interact(genuine)
+    await final_reply(slack, event["ts"], f"_⏹️ Stopped by <@{USER}>._")
+
+
+async def test_a_recap_button_click_from_another_channel_is_refused(
+    harness: BotHarness, slack: SlackFake
+) -> None:
+    """Older (and Share) act only when clicked in the recapped thread's channel and team."""
+    event = await harness.mention("page one")
+    await final_reply(slack, event["ts"], "echo: page one")
+    assert harness.service is not None
+    record = await harness.service.store.get_thread(TEAM, CHANNEL, event["ts"])
+    assert record is not None
+    turn = await harness.service.pool.thread(record.codex_thread_id).start_turn("page two")
+    assert (await turn.wait()).status == "completed"
+    await harness.slash_command("/recap", f"{permalink(event['ts'])} 1")
+    first = await _recap_page(slack, 0)
+    older = _button(first, render.ACTION_RECAP_OLDER)
+    assert older is not None
+
+    for team, channel in ((TEAM, ELSEWHERE), ("T0OTHER", CHANNEL)):
+        url = slack.response_url()
+        click = block_actions_payload(
+            action_id=render.ACTION_RECAP_OLDER,
+            value=older,
+            user=USER,
+            channel=channel,
+            message_ts="1.000000",
+            is_ephemeral=True,
+            response_url=url,
+            team_id=team,
+        )
+        await harness.interact(click)
+        [answer] = await _answers(slack, url)
+        assert "another channel or workspace" in answer["text"]
+        assert not answer.get("blocks")
+
+    url = slack.response_url()
+    await harness.interact(_click(render.ACTION_RECAP_OLDER, older, response_url=url))
+    page = await _recap_page(slack, 1, url=url)
+    assert _asked(page) == [(USER, "page one")]
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 
@@ -298,6 +389,12 @@ async def _recap_page(slack: SlackFake, index: int, url: str | None = None) -> d
     need = 1 if url is not None else index + 1
     await slack.wait_for(lambda: len(pages()) >= need, timeout=20)
     return pages()[-1 if url is not None else index]
+
+
+async def _answers(slack: SlackFake, url: str) -> list[dict[str, Any]]:
+    """What was posted to ``url`` (a click's response_url), once something was."""
+    await slack.wait_for(lambda: slack.responses(url), timeout=20)
+    return slack.responses(url)
 
 
 def _button(page: dict[str, Any], action_id: str) -> str | None:
