@@ -19,6 +19,7 @@ __all__ = [
     "RecapArgs",
     "SteerArgs",
     "UsageError",
+    "how_to",
     "parse_in_thread",
     "parse_permalink",
     "parse_recap",
@@ -163,3 +164,13 @@ def parse_in_thread(text: str) -> InThread | None:
     if len(words) > 1:
         return None  # "recap the design doc for me" is a prompt, not a command
     return InThread("recap", limit=_recap_limit(words[0]) if words else DEFAULT_RECAP_TURNS)
+
+
+def how_to(bot_user_id: str) -> str:
+    """What to type, for a mention that says nothing but the bot's name."""
+    return (
+        f"👋 Mention <@{bot_user_id}> with a question or a task and Codex works on it here, "
+        "answering in the thread; mention me again in the thread to continue. In a thread, "
+        "after the mention: `steer <guidance>` guides the running turn, `stop` stops it, and "
+        "`recap [N]` shows its last N turns."
+    )

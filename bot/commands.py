@@ -17,6 +17,8 @@ pages backward through ``thread/turns/list`` (summary view), one page per messag
 button's value is a short id of the next cursor kept in Redis, so history never rides in a
 button and each page costs the same however long the thread is.
 
+A mention with nothing but the bot's name gets a short how-to rather than an empty turn.
+
 What the bot says back is seen by the requester only (the command's ``response_url``, or
 ``chat.postEphemeral``), except a recap someone shares, and the "stopped by" line. A permalink
 must point into the channel the command is typed in: a recap or a steer must not reach into a
@@ -48,6 +50,7 @@ from bot.command_text import (
     RecapArgs,
     SteerArgs,
     UsageError,
+    how_to,
     parse_in_thread,
     parse_recap,
     parse_steer,
@@ -98,6 +101,10 @@ class Commands:
         req = Requester(
             mention.team, mention.user, mention.channel, None if top_level else mention.thread_ts
         )
+        if not mention.text.strip():
+            # Only the bot's name: say what to type rather than start an empty turn.
+            await self._guard(req, self._how_to(req))
+            return True
         try:
             command = parse_in_thread(mention.text)
         except UsageError as exc:
@@ -107,6 +114,10 @@ class Commands:
             return False
         await self._guard(req, self._in_thread(req, command, top_level))
         return True
+
+    async def _how_to(self, req: Requester) -> None:
+        refusal = await self.access.why_not("mention", user=req.user, channel=req.channel)
+        await self.replies.tell(req, refusal or how_to(self.bridge.bot_user_id))
 
     async def _in_thread(self, req: Requester, command: InThread, top_level: bool) -> None:
         if top_level:

@@ -370,6 +370,32 @@ async def test_a_recap_button_click_from_another_channel_is_refused(
     assert _asked(page) == [(USER, "page one")]
 
 
+async def test_an_empty_mention_answers_with_how_to_and_starts_no_turn(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """A mention with only the bot's name (or whitespace), top level or in a thread, tells the
+    user what to type; no Codex turn or thread is started for it."""
+    event = await harness.mention("a real question")
+    await final_reply(slack, event["ts"], "echo: a real question")
+    await harness.mention("   ", thread_ts=event["ts"])
+    top = await harness.mention("")
+
+    def how_tos() -> list[dict[str, Any]]:
+        return [e for e in slack.ephemerals if "`steer" in str(e.get("text"))]
+
+    await slack.wait_for(lambda: len(how_tos()) == 2, timeout=20)
+    for how_to in how_tos():
+        assert how_to["user"] == USER
+        text = str(how_to["text"])
+        assert all(word in text for word in ("question", "`steer", "`stop`", "`recap"))
+    assert sorted(str(e.get("thread_ts")) for e in how_tos()) == sorted([event["ts"], "None"])
+    # Both mentions are answered: neither became a turn, nor a Codex thread.
+    assert [r.last_user_text for r in model_server.requests] == ["a real question"]
+    assert len([m for m in slack.messages(CHANNEL) if m.get("blocks")]) == 1
+    assert harness.service is not None
+    assert await harness.service.store.get_thread(TEAM, CHANNEL, top["ts"]) is None
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 

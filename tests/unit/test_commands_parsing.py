@@ -15,6 +15,7 @@ from bot.command_text import (
     InThread,
     Permalink,
     UsageError,
+    how_to,
     parse_in_thread,
     parse_permalink,
     parse_recap,
@@ -133,6 +134,14 @@ def test_in_thread_commands_are_recognised(text: str, expected: InThread) -> Non
 def test_prompts_that_merely_start_alike_stay_prompts(text: str) -> None:
     """A prompt is never swallowed as a command: stop stands alone, recap takes one number."""
     assert parse_in_thread(text) is None
+
+
+def test_the_how_to_names_what_to_type() -> None:
+    """An empty mention's answer names the bot and each thing one can type after it."""
+    text = how_to("U0BOT")
+    assert "<@U0BOT>" in text
+    for word in ("question", "`steer <guidance>`", "`stop`", "`recap [N]`"):
+        assert word in text
 
 
 @pytest.mark.parametrize("text", ["steer", "steer   ", "recap lots"])
