@@ -24,6 +24,7 @@ __all__ = [
     "parse_permalink",
     "parse_recap",
     "parse_steer",
+    "workspace_host",
 ]
 
 DEFAULT_RECAP_TURNS: Final = 5
@@ -37,15 +38,17 @@ class UsageError(ValueError):
 
 @dataclass(frozen=True)
 class Permalink:
-    """The Slack thread a message permalink points into."""
+    """The Slack thread a message permalink points into, and the workspace host it names."""
 
     channel: str
     thread_ts: str
+    host: str
+    """The link's host, lower case (``acme.slack.com``): whose workspace the ids belong to."""
 
 
 _PERMALINK: Final = re.compile(
-    r"^https://[A-Za-z0-9.-]+\.slack\.com/archives/(?P<channel>[CGD][A-Z0-9]+)/p(?P<digits>\d{7,})"
-    r"(?:/)?(?:\?(?P<query>\S*))?$"
+    r"^https://(?P<host>[A-Za-z0-9.-]+\.slack\.com)"
+    r"/archives/(?P<channel>[CGD][A-Z0-9]+)/p(?P<digits>\d{7,})(?:/)?(?:\?(?P<query>\S*))?$"
 )
 _TS: Final = re.compile(r"^\d+\.\d{6}$")
 
@@ -68,7 +71,16 @@ def parse_permalink(word: str) -> Permalink | None:
     parent = (query.get("thread_ts") or [""])[0]
     if _TS.match(parent):
         thread_ts = parent
-    return Permalink(match.group("channel"), thread_ts)
+    return Permalink(match.group("channel"), thread_ts, match.group("host").lower())
+
+
+def workspace_host(url: object) -> str | None:
+    """The host of a workspace URL (``auth.test``'s ``url``, ``https://acme.slack.com/``), lower
+    case, to compare with :attr:`Permalink.host`; None when ``url`` names no host."""
+    if not isinstance(url, str):
+        return None
+    host = urlsplit(url.strip()).hostname
+    return host.lower() if host else None
 
 
 def _leading_permalink(text: str) -> tuple[Permalink | None, str]:

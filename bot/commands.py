@@ -21,15 +21,16 @@ A mention with nothing but the bot's name gets a short how-to rather than an emp
 
 What the bot says back is seen by the requester only (the command's ``response_url``, or
 ``chat.postEphemeral``), except a recap someone shares, and the "stopped by" line. A permalink
-must point into the channel the command is typed in: a recap or a steer must not reach into a
-conversation the channel's members (and perhaps the requester) cannot see. Likewise a button
-acts only when clicked in the team and channel of the thread it names. Every action is checked
-against the allowlists first (:mod:`bot.access`); a refused user is told why, and nothing
-reaches Codex.
+must point into this workspace (its host, from ``auth.test``, looked up once) and into the
+channel the command is typed in: a recap or a steer must not reach into a conversation the
+channel's members (and perhaps the requester) cannot see. Likewise a button acts only when
+clicked in the team and channel of the thread it names. Every action is checked against the
+allowlists first (:mod:`bot.access`); a refused user is told why, and nothing reaches Codex.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -54,6 +55,7 @@ from bot.command_text import (
     parse_in_thread,
     parse_recap,
     parse_steer,
+    workspace_host,
 )
 from bot.recap import NO_CODEX_HERE, Recaps
 from bot.replies import Requester
@@ -90,6 +92,8 @@ class Commands:
         self.access = bridge.access
         self.replies = bridge.replies
         self.recaps = Recaps(bridge=bridge, replies=self.replies)
+        self._host: str | None = None
+        self._host_lock = asyncio.Lock()
         bridge.thread_commands = self.in_thread
         bridge.turn_observer = approvals.observe
 
@@ -267,6 +271,16 @@ class Commands:
                     req, self._nothing_running() if running else self._no_thread()
                 )
             return record
+        host = await self._workspace_host(req)
+        if host is None:
+            return None
+        if target.host != host:
+            await self.replies.tell(
+                req,
+                f"That permalink is from another Slack workspace ({target.host}): I only act "
+                f"on threads in this one ({host}).",
+            )
+            return None
         if target.channel != req.channel:
             await self.replies.tell(
                 req,
@@ -278,6 +292,26 @@ class Commands:
         if record is None:
             await self.replies.tell(req, NO_CODEX_HERE)
         return record
+
+    async def _workspace_host(self, req: Requester) -> str | None:
+        """This workspace's host (``acme.slack.com``), from ``auth.test`` once and then cached;
+        None (and the requester told) when Slack will not say."""
+        async with self._host_lock:
+            if self._host is None:
+                try:
+                    auth = await self.slack.auth_test()
+                except SlackApiError as exc:
+                    error = exc.response.get("error") if exc.response is not None else None
+                    log.warning("auth.test failed while checking a permalink: %s", error)
+                else:
+                    self._host = workspace_host(auth.get("url"))
+                    if self._host is None:
+                        log.warning("auth.test gave no workspace url to check permalinks by")
+        if self._host is None:
+            await self.replies.tell(
+                req, "I couldn't check which workspace that permalink is from; try again soon."
+            )
+        return self._host
 
     async def _recent(self, req: Requester, *, running: bool) -> ThreadRecord | None:
         """The requester's most recent Codex thread in the channel (with a running turn)."""

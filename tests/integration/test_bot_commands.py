@@ -396,6 +396,33 @@ async def test_an_empty_mention_answers_with_how_to_and_starts_no_turn(
     assert await harness.service.store.get_thread(TEAM, CHANNEL, top["ts"]) is None
 
 
+async def test_a_permalink_from_another_workspace_is_refused(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """/steer and /recap with another workspace's permalink (same channel and ts) are refused
+    privately; nothing reaches Codex; auth.test (the workspace's own host) is asked once."""
+    event = await harness.mention("HOLD a workspace-bound job")
+    await running(slack, event["ts"])
+    foreign = permalink(event["ts"]).replace(TEAM_DOMAIN, "other", 1)
+    assert foreign.startswith("https://other.slack.com/archives/")
+    asked_before = len(slack.calls_for("auth.test"))
+
+    await harness.slash_command("/steer", f"{foreign} sneaky guidance")
+    await harness.slash_command("/recap", f"{foreign} 2")
+    await slack.wait_for(
+        lambda: len([t for t in private_texts(slack) if "another Slack workspace" in t]) == 2,
+        timeout=20,
+    )
+    assert all(r.last_user_text != "sneaky guidance" for r in model_server.requests)
+    assert not [p for posts in slack.response_posts.values() for p in posts if p.get("blocks")]
+
+    # The workspace's own permalink still works, and the host was looked up at most once.
+    await harness.slash_command("/steer", f"{permalink(event['ts'])} honest guidance")
+    await model_server.wait_for_request(lambda r: r.last_user_text == "honest guidance")
+    await told(slack, "Steered the running turn")
+    assert len(slack.calls_for("auth.test")) - asked_before <= 1
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 

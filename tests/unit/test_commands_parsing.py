@@ -20,11 +20,14 @@ from bot.command_text import (
     parse_permalink,
     parse_recap,
     parse_steer,
+    workspace_host,
 )
 from bot.config import Settings
 from codex_client import ApprovalRequest
 
 LINK = "https://acme.slack.com/archives/C0123ABC/p1732540000000100"
+THREAD_IDS = ("C0123ABC", "1732540000.000100")
+THREAD = Permalink(*THREAD_IDS, "acme.slack.com")
 
 
 # -- permalinks -----------------------------------------------------------------------------
@@ -33,19 +36,24 @@ LINK = "https://acme.slack.com/archives/C0123ABC/p1732540000000100"
 @pytest.mark.parametrize(
     ("word", "expected"),
     [
-        (LINK, Permalink("C0123ABC", "1732540000.000100")),
-        (f"<{LINK}>", Permalink("C0123ABC", "1732540000.000100")),
-        (f"<{LINK}|a thread>", Permalink("C0123ABC", "1732540000.000100")),
+        (LINK, THREAD),
+        (f"<{LINK}>", THREAD),
+        (f"<{LINK}|a thread>", THREAD),
         (
             f"{LINK}?thread_ts=1732539999.000200&cid=C0123ABC",
-            Permalink("C0123ABC", "1732539999.000200"),
+            Permalink("C0123ABC", "1732539999.000200", "acme.slack.com"),
         ),
-        (f"{LINK}?cid=C0123ABC", Permalink("C0123ABC", "1732540000.000100")),
-        ("https://acme.enterprise.slack.com/archives/G9/p1234567", Permalink("G9", "1.234567")),
+        (f"{LINK}?cid=C0123ABC", THREAD),
+        (
+            "https://acme.enterprise.slack.com/archives/G9/p1234567",
+            Permalink("G9", "1.234567", "acme.enterprise.slack.com"),
+        ),
+        (LINK.replace("acme", "Other-Team"), Permalink(*THREAD_IDS, "other-team.slack.com")),
     ],
 )
 def test_a_permalink_names_its_thread(word: str, expected: Permalink) -> None:
-    """A message permalink gives its channel and thread (``thread_ts`` when it is a reply)."""
+    """A message permalink gives its channel and thread (``thread_ts`` when it is a reply), and
+    its workspace's host, lower case."""
     assert parse_permalink(word) == expected
 
 
@@ -66,13 +74,29 @@ def test_anything_else_is_not_a_permalink(word: str) -> None:
     assert parse_permalink(word) is None
 
 
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://acme.slack.com/", "acme.slack.com"),
+        ("https://Acme.Slack.com", "acme.slack.com"),
+        ("https://acme.enterprise.slack.com/", "acme.enterprise.slack.com"),
+        ("", None),
+        (None, None),
+        ("not a url", None),
+    ],
+)
+def test_the_workspace_host_comes_from_auth_test_url(url: object, host: str | None) -> None:
+    """auth.test's ``url`` gives the host a permalink must name to be this workspace's."""
+    assert workspace_host(url) == host
+
+
 # -- /steer and /recap ----------------------------------------------------------------------
 
 
 def test_steer_takes_an_optional_permalink_then_the_guidance() -> None:
     """/steer's first word is a target only when it is a permalink; the rest is guidance."""
     with_link = parse_steer(f"{LINK}  use the v2 API\nplease")
-    assert with_link.target == Permalink("C0123ABC", "1732540000.000100")
+    assert with_link.target == THREAD
     assert with_link.guidance == "use the v2 API\nplease"
     plain = parse_steer("  see https://example.com first ")
     assert plain.target is None
@@ -91,7 +115,7 @@ def test_recap_takes_an_optional_permalink_and_count() -> None:
     assert parse_recap("").limit == DEFAULT_RECAP_TURNS
     assert parse_recap("12").limit == 12
     both = parse_recap(f"{LINK} 3")
-    assert (both.target, both.limit) == (Permalink("C0123ABC", "1732540000.000100"), 3)
+    assert (both.target, both.limit) == (THREAD, 3)
     assert parse_recap(LINK).limit == DEFAULT_RECAP_TURNS
 
 
