@@ -69,6 +69,10 @@ log = logging.getLogger(__name__)
 STEER_MODAL: Final = "steer_codex_modal"
 _GUIDANCE_BLOCK: Final = "steer_guidance"
 _GUIDANCE_INPUT: Final = "text"
+_RERUN_EXPIRED: Final = "That request is more than a day old; mention me again to run it."
+_RERUN_ELSEWHERE: Final = (
+    "That button belongs to a request in another channel or workspace: nothing was run."
+)
 _STOP_ELSEWHERE: Final = (
     "That Stop button belongs to a turn in another channel or workspace: nothing was stopped."
 )
@@ -79,6 +83,7 @@ class Commands:
 
     ACTION_IDS: ClassVar[tuple[str, ...]] = (
         render.ACTION_STOP,
+        render.ACTION_RERUN,
         render.ACTION_RECAP_OLDER,
         render.ACTION_RECAP_SHARE,
         *render.ACTION_APPROVAL,
@@ -186,6 +191,9 @@ class Commands:
         )
         if action_id == render.ACTION_STOP:
             await self._guard(req, self._stop_clicked(req, value))
+        elif action_id == render.ACTION_RERUN:
+            action_ts = str(action.get("action_ts") or message.get("ts") or "")
+            await self._guard(req, self._rerun_clicked(req, value, action_ts))
         elif action_id in render.ACTION_APPROVAL:
             await self._guard(
                 req, self.approvals.answer(user=req.user, value=value, tell=self.replies.to(req))
@@ -383,6 +391,25 @@ class Commands:
         return active.turn_id if active is not None else None
 
     # -- stop -------------------------------------------------------------------------------
+
+    async def _rerun_clicked(self, req: Requester, value: str, action_ts: str) -> None:
+        """ "Run again" on a reply whose turn the Codex server lost: the same request, asked
+        anew by the clicker (who must be allowed to mention the bot there)."""
+        raw = await self.store.load_rerun(value)
+        if raw is None:
+            await self.replies.tell(req, _RERUN_EXPIRED)
+            return
+        lost = Mention.from_json(raw)
+        if not req.is_in(lost.team, lost.channel):
+            await self.replies.tell(req, _RERUN_ELSEWHERE)
+            return
+        refusal = await self.access.why_not("mention", user=req.user, channel=req.channel)
+        if refusal is not None:
+            await self.replies.tell(req, refusal)
+            return
+        # A new ts makes it a new request to Codex (its clientUserMessageId differs), so it is
+        # not mistaken for the lost turn.
+        await self.bridge.submit(replace(lost, user=req.user, ts=action_ts or lost.ts))
 
     async def _stop_clicked(self, req: Requester, value: str) -> None:
         team, _, rest = value.partition(":")

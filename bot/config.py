@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     shared by every thread and replica (Slack's Tier 3 is about 50)."""
     slack_min_edit_interval_seconds: float = Field(default=1.0, ge=0)
     """SLACK_MIN_EDIT_INTERVAL_SECONDS: the shortest time between two edits of one message."""
+    slack_retry_seconds: float = Field(default=300.0, gt=0)
+    """SLACK_RETRY_SECONDS: how long a reply's final text (and its first post) is retried while
+    Slack fails (5xx, timeouts, dropped connections, 429s) before it is given up and logged."""
+    slack_timeout_seconds: float = Field(default=15.0, gt=0)
+    """SLACK_TIMEOUT_SECONDS: how long one Web API call may take before it counts as failed."""
 
     # -- Codex ------------------------------------------------------------------------------
     codex_url: str | None = None
@@ -125,6 +130,10 @@ class Settings(BaseSettings):
     """CODEX_CHANNEL_POLICIES: JSON of per-channel overrides, e.g.
     ``{"C123": {"approval_policy": "untrusted", "sandbox": "workspace-write"}}``."""
 
+    codex_reattach_seconds: float = Field(default=120.0, gt=0)
+    """CODEX_REATTACH_SECONDS: how long a turn whose Codex connection dropped is tried again
+    (the pool reconnects meanwhile) before its reply says it may be incomplete."""
+
     # -- who may do what (comma-separated Slack ids; empty = everyone) ----------------------
     allowed_channels: IdList = Field(default_factory=list)
     """ALLOWED_CHANNELS: channels where the bot acts at all."""
@@ -162,6 +171,13 @@ class Settings(BaseSettings):
     """HOST: address the HTTP server binds (events, health and metrics)."""
     port: int = Field(default=3000, ge=0, le=65535)
     """PORT: port of the HTTP server (events in HTTP mode, health and metrics in both)."""
+    shutdown_drain_seconds: float = Field(default=20.0, ge=0)
+    """SHUTDOWN_DRAIN_SECONDS: on SIGTERM, how long turns in flight may run on before they are
+    handed over to another replica; keep it under the pod's termination grace period (the
+    chart sets that to this plus 10 s)."""
+    replica_heartbeat_seconds: float = Field(default=3.0, gt=0)
+    """REPLICA_HEARTBEAT_SECONDS: a replica that stops beating (crash, OOM, node loss) has its
+    threads taken over by another replica after at most about this long."""
 
     # -- validation -------------------------------------------------------------------------
 

@@ -47,6 +47,16 @@ class Metrics:
         self.codex_reconnects = Counter(
             "codex_slack_codex_reconnects", "Reconnects to a Codex app-server.", registry=r
         )
+        self.takeovers = Counter(
+            "codex_slack_takeovers",
+            "Slack threads this replica took over from a replica that died or left.",
+            registry=r,
+        )
+        self.reattached = Counter(
+            "codex_slack_reattached_turns",
+            "Turns followed again after their Codex connection dropped.",
+            registry=r,
+        )
         self.event_ack_seconds = Histogram(
             "codex_slack_event_ack_seconds",
             "Time from receiving a Slack request to acknowledging it.",

@@ -67,6 +67,7 @@ SECTION_CHARS: Final = 3_000
 """Slack's cap on a section block's text."""
 
 ACTION_STOP: Final = "codex_stop"
+ACTION_RERUN: Final = "codex_rerun"
 ACTION_RECAP_OLDER: Final = "codex_recap_older"
 ACTION_RECAP_SHARE: Final = "codex_recap_share"
 APPROVAL_BUTTONS: Final = 8
@@ -95,12 +96,19 @@ def markdown_block(text: str) -> dict[str, Any]:
     return {"type": "markdown", "text": shown or THINKING}
 
 
-def reply_blocks(text: str, *, stop_value: str | None = None) -> list[dict[str, Any]]:
-    """The blocks of one reply message, with a Stop button when ``stop_value`` is given."""
+def reply_blocks(
+    text: str, *, stop_value: str | None = None, rerun_value: str | None = None
+) -> list[dict[str, Any]]:
+    """The blocks of one reply message, with a Stop button when ``stop_value`` is given and
+    a "Run again" button when ``rerun_value`` is."""
     blocks = [markdown_block(text)]
+    buttons = []
     if stop_value is not None:
-        stop = _button("Stop", ACTION_STOP, stop_value, style="danger")
-        blocks.append({"type": "actions", "block_id": "codex_reply", "elements": [stop]})
+        buttons.append(_button("Stop", ACTION_STOP, stop_value, style="danger"))
+    if rerun_value is not None:
+        buttons.append(_button("Run again", ACTION_RERUN, rerun_value, style="primary"))
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "codex_reply", "elements": buttons})
     return blocks
 
 
@@ -140,6 +148,17 @@ def failed(text: str, message: str) -> str:
 def connection_lost(text: str) -> str:
     """A reply cut short because the connection to Codex dropped mid-turn."""
     note = "_⚠️ Lost the connection to Codex; this answer may be incomplete._"
+    partial = "" if text == THINKING else text
+    return _with_status(partial, note)
+
+
+def turn_lost(text: str) -> str:
+    """A reply whose turn the Codex server lost (it restarted mid-turn): what it had shown,
+    then what happened and what the user can do."""
+    note = (
+        "_⚠️ The Codex server restarted while working on this, and the turn was lost. "
+        "Press *Run again* to send the request once more._"
+    )
     partial = "" if text == THINKING else text
     return _with_status(partial, note)
 

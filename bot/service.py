@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import Awaitable
 from typing import cast
 
@@ -88,6 +89,7 @@ class Service:
         self.slack = MeteredWebClient(
             token=settings.slack_bot_token.get_secret_value(),
             base_url=settings.slack_api_url,
+            timeout=max(1, round(settings.slack_timeout_seconds)),
             metrics=self.metrics,
             retry_handlers=[
                 *async_default_handlers(),
@@ -113,12 +115,18 @@ class Service:
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self.port = 0
+        self.stopping = False
+        """Set at the start of :meth:`shutdown`: ``/readyz`` answers 503 from then on."""
 
     async def start(self, *, socket_mode: bool, port: int) -> None:
         """Connect everything and start receiving Slack requests."""
         # One pooled HTTP session for every Slack call (slack-sdk opens one per call without
         # it: a new TLS handshake before each edit). Made here, inside the running loop.
-        self.slack.session = aiohttp.ClientSession()
+        # The session's own timeout is the one that counts (slack-sdk's `timeout` only applies
+        # to sessions it makes): without it a hung Slack call would wait aiohttp's 5 minutes.
+        self.slack.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.settings.slack_timeout_seconds)
+        )
         auth = await self.slack.auth_test()
         bot_user_id = str(auth["user_id"])
         try:
@@ -137,6 +145,7 @@ class Service:
             metrics=self.metrics,
         )
         self.approvals.bridge = self.bridge
+        await self.bridge.start()
         commands = Commands(bridge=self.bridge, approvals=self.approvals)
         signing_secret = self.settings.slack_signing_secret
         self.bolt = AsyncApp(
@@ -164,6 +173,8 @@ class Service:
     async def readiness(self) -> dict[str, str]:
         """Redis and Codex each ``ok`` or a short reason (never a secret)."""
         checks: dict[str, str] = {}
+        if self.stopping:
+            checks["shutdown"] = "draining"
         try:
             await cast(Awaitable[bool], self.redis.ping())  # redis-py types it sync|async
             checks["redis"] = "ok"
@@ -172,6 +183,19 @@ class Service:
         health = await self.pool.check()
         checks["codex"] = "ok" if all(v.get("ok") for v in health.values()) else "unreachable"
         return checks
+
+    async def shutdown(self) -> None:
+        """A graceful stop (SIGTERM): unready at once, no new Socket Mode events, turns in
+        flight finish or are handed over within ``SHUTDOWN_DRAIN_SECONDS``, then close."""
+        self.stopping = True
+        log.info("shutdown requested: draining for up to %gs", self.settings.shutdown_drain_seconds)
+        if self._socket is not None:
+            with contextlib.suppress(Exception):
+                await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self.bridge is not None:
+            await self.bridge.shutdown(self.settings.shutdown_drain_seconds)
+        await self.close()
 
     async def close(self) -> None:
         if self._socket is not None:
@@ -187,8 +211,16 @@ class Service:
             await self.slack.session.close()
 
     async def run_forever(self, *, socket_mode: bool, port: int) -> None:
-        await self.start(socket_mode=socket_mode, port=port)
+        """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         try:
-            await asyncio.Event().wait()
+            await self.start(socket_mode=socket_mode, port=port)
+            await stop.wait()
+            log.info("received a stop signal")
         finally:
-            await self.close()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.shutdown()

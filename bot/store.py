@@ -35,7 +35,27 @@ key                                        TTL     why
                                                    turn writes its last line ("stopped by"). The
                                                    turn ends seconds after the interrupt; an hour
                                                    covers any lag and then cleans itself up.
+``cs:job:<thread_key>``                    24 h    The reply in flight on a Slack thread (see
+                                                   :class:`Job`): what a replica that takes the
+                                                   thread over needs to finish it. Deleted when
+                                                   the reply shows its final text; the TTL only
+                                                   cleans up after every replica died for a day.
+``cs:rerun:<short_id>``                     24 h    A lost turn's mention, behind its "Run again"
+                                                   button; a day later the button says expired.
+``cs:owned``                               none    Thread keys with a job or queued mentions: the
+                                                   set every replica's takeover watcher scans.
+                                                   Members leave when they have neither.
+``cs:alive:<replica>``                     hb      A replica's heartbeat, renewed every third of
+                                                   its TTL (``REPLICA_HEARTBEAT_SECONDS``). A lease
+                                                   whose holder has no heartbeat is taken over at
+                                                   once; a replica that hands over deletes it.
 =========================================  ======  ==============================================
+
+Ownership. A Slack thread's lease (``cs:lease:<thread_key>``) names the replica that runs its
+turns; the job's ``owner`` field always names the same replica. Every write that a replica
+makes on a job's behalf is fenced on that field, so a replica that lost the thread (its
+heartbeat lapsed while it was cut off from Redis) learns so at its next write and stops,
+instead of editing a reply another replica now owns.
 
 Approval decisions are also published on the pub/sub channel :data:`APPROVAL_DECISIONS` so the
 replica whose Codex connection holds the request can answer it, whichever replica got the click.
@@ -58,6 +78,7 @@ __all__ = [
     "APPROVAL_TTL",
     "CURSOR_TTL",
     "DEDUPE_TTL",
+    "JOB_TTL",
     "PENDING_TTL",
     "STOPPED_TTL",
     "THREAD_TTL",
@@ -66,6 +87,7 @@ __all__ = [
     "ApprovalDecision",
     "ApprovalRecord",
     "ApprovalState",
+    "Job",
     "Store",
     "ThreadRecord",
     "thread_key",
@@ -80,11 +102,15 @@ RECENT_KEEP: Final = 20
 CURSOR_TTL: Final = 86400
 APPROVAL_TTL: Final = 86400
 STOPPED_TTL: Final = 3600
+JOB_TTL: Final = 86400
+RERUN_TTL: Final = 86400
 
 APPROVAL_DECISIONS: Final = "cs:approvals:decided"
 """Pub/sub channel carrying one :class:`ApprovalDecision` JSON per resolved approval."""
 
 _PREFIX: Final = "cs:"
+_OWNED: Final = "cs:owned"
+_ALIVE: Final = "cs:alive:"
 
 # Compare-and-delete: only the turn that set the record may clear it, so a late
 # turn/completed of turn A never wipes the record of turn B that started since.
@@ -124,6 +150,71 @@ return 1
 """
 
 
+# Start the next queued mention as the thread's job, atomically, and only while this replica
+# holds the thread's lease: a mention is never popped without a job that remembers it.
+_START_JOB = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return false
+end
+local raw = redis.call('LPOP', KEYS[1])
+if not raw then
+  return false
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'mention', raw, 'owner', ARGV[1], 'created_at', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[4], ARGV[4])
+return raw
+"""
+
+# Write job fields only while this replica owns the job (the fence described above).
+_UPDATE_JOB = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return 0
+end
+for i = 2, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 1
+"""
+
+_FINISH_JOB = """
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return 0
+end
+return redis.call('DEL', KEYS[1])
+"""
+
+# Take a thread over when it has work (a job or queued mentions) and its lease is free or held
+# by a replica with no heartbeat. Returns 0 (nothing to take), 1 (took its queue) or 2 (took
+# its job too). The heartbeat key is built here from the holder's name; this bot runs on a
+# single Redis (not Cluster), where a script may read keys it did not declare.
+_CLAIM_THREAD = """
+local has_job = redis.call('EXISTS', KEYS[1]) == 1
+if not has_job and redis.call('LLEN', KEYS[2]) == 0 then
+  if not redis.call('GET', KEYS[3]) then
+    redis.call('SREM', KEYS[4], ARGV[3])
+  end
+  return 0
+end
+local holder = redis.call('GET', KEYS[3])
+if holder then
+  if holder == ARGV[1] then
+    return 0
+  end
+  if redis.call('EXISTS', ARGV[4] .. holder) == 1 then
+    return 0
+  end
+end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
+if has_job then
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+  return 2
+end
+return 1
+"""
+
+
 def thread_key(team: str, channel: str, thread_ts: str) -> str:
     """The identity of a Slack thread, used for its lease and its queue of pending mentions."""
     return f"{team}:{channel}:{thread_ts}"
@@ -157,6 +248,33 @@ class ActiveTurn(BaseModel):
     user: str
     reply_ts: str
     started_at: float
+
+
+class Job(BaseModel):
+    """The reply in flight on a Slack thread, as far as Slack and Codex have got with it.
+
+    Written step by step by the replica that runs it, so another replica can finish it: the
+    queued mention it answers, the Slack messages the reply owns, the Codex turn once started,
+    the text the reply shows, and the final text once known but not yet shown.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    thread_key: str
+    mention: str
+    """The :class:`bot.bridge.Mention` JSON this job answers."""
+    owner: str
+    created_at: float
+    messages: list[str] = []
+    """The ``ts`` of every Slack message of the reply, first to last; empty until posted."""
+    codex_thread_id: str | None = None
+    endpoint_key: str | None = None
+    turn_id: str | None = None
+    item_id: str | None = None
+    """The agent message item the reply was showing, and its text so far (``text``)."""
+    text: str = ""
+    final: str | None = None
+    """The reply's final text, once the turn ended, until Slack has shown it."""
 
 
 class ApprovalRecord(BaseModel):
@@ -218,6 +336,10 @@ class Store:
         self._renew_lease = redis.register_script(_RENEW_LEASE)
         self._release_lease = redis.register_script(_RELEASE_LEASE)
         self._resolve_approval = redis.register_script(_RESOLVE_APPROVAL)
+        self._start_job = redis.register_script(_START_JOB)
+        self._update_job = redis.register_script(_UPDATE_JOB)
+        self._finish_job = redis.register_script(_FINISH_JOB)
+        self._claim_thread = redis.register_script(_CLAIM_THREAD)
 
     # -- dedupe -----------------------------------------------------------------------------
 
@@ -352,7 +474,8 @@ class Store:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.rpush(key, item_json)
             pipe.expire(key, PENDING_TTL)
-            length, _ = await pipe.execute()
+            pipe.sadd(_OWNED, thread_key)
+            length, _, _ = await pipe.execute()
         return int(length)
 
     async def pop_pending(self, thread_key: str) -> str | None:
@@ -363,6 +486,93 @@ class Store:
     async def pending_count(self, thread_key: str) -> int:
         """How many mentions wait behind the thread's running turn."""
         return int(await cast(Any, self._redis.llen(f"{_PREFIX}pending:{thread_key}")))
+
+    # -- jobs: the reply in flight, and who runs it --------------------------------------------
+
+    async def start_job(self, thread_key: str, owner: str) -> Job | None:
+        """Pop the thread's next queued mention into a new job owned by ``owner``.
+
+        None when the queue is empty or ``owner`` no longer holds the thread's lease.
+        """
+        now = self._clock()
+        raw = await self._start_job(
+            keys=[
+                f"{_PREFIX}pending:{thread_key}",
+                f"{_PREFIX}job:{thread_key}",
+                f"{_PREFIX}lease:{thread_key}",
+                _OWNED,
+            ],
+            args=[owner, repr(now), JOB_TTL, thread_key],
+        )
+        if raw is None:
+            return None
+        return Job(
+            thread_key=thread_key, mention=cast(str, _text(raw)), owner=owner, created_at=now
+        )
+
+    async def get_job(self, thread_key: str) -> Job | None:
+        """The thread's job, or None."""
+        raw = await cast(Any, self._redis.hgetall(f"{_PREFIX}job:{thread_key}"))
+        if not raw:
+            return None
+        fields: dict[str, Any] = {str(_text(k)): _text(v) for k, v in raw.items()}
+        fields["messages"] = json.loads(fields.get("messages") or "[]")
+        return Job.model_validate({**fields, "thread_key": thread_key})
+
+    async def update_job(self, thread_key: str, owner: str, **fields: str | list[str]) -> bool:
+        """Write job fields if ``owner`` still owns the job; False if it does not (any more)."""
+        args: list[str] = [owner]
+        for name, value in fields.items():
+            args += [name, value if isinstance(value, str) else json.dumps(value)]
+        return bool(await self._update_job(keys=[f"{_PREFIX}job:{thread_key}"], args=args))
+
+    async def finish_job(self, thread_key: str, owner: str) -> bool:
+        """Delete the job if ``owner`` owns it; True if it did."""
+        return bool(await self._finish_job(keys=[f"{_PREFIX}job:{thread_key}"], args=[owner]))
+
+    async def heartbeat(self, owner: str, ttl: float) -> None:
+        """Say that replica ``owner`` is alive for the next ``ttl`` seconds."""
+        await self._redis.set(f"{_ALIVE}{owner}", 1, px=_ms(ttl))
+
+    async def is_alive(self, owner: str) -> bool:
+        """Whether replica ``owner``'s heartbeat is current."""
+        return bool(await self._redis.exists(f"{_ALIVE}{owner}"))
+
+    async def retire(self, owner: str) -> None:
+        """Delete ``owner``'s heartbeat: every thread it still holds is taken over at once."""
+        await self._redis.delete(f"{_ALIVE}{owner}")
+
+    async def claim_orphans(self, owner: str, lease_ttl: float) -> list[tuple[str, bool]]:
+        """Take over every thread with work whose lease holder is gone (or that nobody holds).
+
+        Returns ``(thread_key, has_job)`` for each thread ``owner`` now holds the lease of.
+        Exactly one replica wins each thread: the check and the take are one script.
+        """
+        members = await cast(Any, self._redis.smembers(_OWNED))
+        taken: list[tuple[str, bool]] = []
+        for member in sorted(cast(str, _text(m)) for m in members):
+            outcome = await self._claim_thread(
+                keys=[
+                    f"{_PREFIX}job:{member}",
+                    f"{_PREFIX}pending:{member}",
+                    f"{_PREFIX}lease:{member}",
+                    _OWNED,
+                ],
+                args=[owner, _ms(lease_ttl), member, _ALIVE],
+            )
+            if int(outcome):
+                taken.append((member, int(outcome) == 2))
+        return taken
+
+    async def save_rerun(self, mention_json: str) -> str:
+        """Keep a lost turn's mention for a day; returns the short id for its button."""
+        short_id = secrets.token_urlsafe(9)
+        await self._redis.set(f"{_PREFIX}rerun:{short_id}", mention_json, ex=RERUN_TTL)
+        return short_id
+
+    async def load_rerun(self, short_id: str) -> str | None:
+        """The mention saved under ``short_id``, or None once expired."""
+        return _text(await self._redis.get(f"{_PREFIX}rerun:{short_id}"))
 
     # -- a user's recent threads in a channel -----------------------------------------------
 

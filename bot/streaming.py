@@ -10,6 +10,12 @@ turns that state into ``chat.update`` calls:
   all streams and replicas, which also keeps a minimum interval per stream);
 - on HTTP 429 the whole workspace backs off for ``Retry-After``; an intermediate frame is then
   skipped (the next one carries newer text anyway), the final one never is;
+- Slack's bad minutes (5xx, timeouts, dropped connections) skip intermediate frames too; the
+  final text is retried with backoff for a bounded window (:mod:`bot.slack_errors`), and a
+  message someone deleted meanwhile is replaced by a new one;
+- after every frame Slack accepted, the reply's progress (its messages and the text they show)
+  goes to a :class:`ProgressSink`, the durable record another replica resumes from; a sink
+  that answers False means another replica owns the reply now, and the stream stops at once;
 - text longer than one message holds rolls over into continuation messages in the thread;
   cutting is lossless, so the messages read back to back are exactly the agent's text;
 - the last edit shows the turn's final text (taken from ``item/completed``, not from the
@@ -22,16 +28,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import aiohttp
+import redis.exceptions
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import render
+from bot import render, slack_errors
 
 log = logging.getLogger(__name__)
+
+_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+"""What a Slack call raises when Slack (or the way to it) fails, as opposed to a bug here."""
 
 
 class EditBudget(Protocol):
@@ -48,13 +59,28 @@ class EditBudget(Protocol):
 
 
 @dataclass(frozen=True)
+class ReplyProgress:
+    """What Slack shows of a reply: its messages, and the agent text of the newest item."""
+
+    messages: list[str]
+    item_id: str | None
+    text: str
+
+
+class ProgressSink(Protocol):
+    """Where a stream records its progress; returns False once the reply is not its own."""
+
+    async def __call__(self, progress: ReplyProgress) -> bool: ...
+
+
+@dataclass(frozen=True)
 class StreamLimits:
-    """How a reply is cut and paced."""
+    """How a reply is cut, paced and retried."""
 
     message_chars: int = render.MESSAGE_CHARS
     """Characters per Slack message before rolling over (the markdown block holds 12,000)."""
-    max_final_attempts: int = 20
-    """Attempts at the final edit before giving up on a Slack that keeps refusing it."""
+    final_retry_seconds: float = 300.0
+    """How long the final text is retried while Slack fails (5xx, timeouts, 429s)."""
 
 
 @dataclass
@@ -65,6 +91,7 @@ class StreamStats:
     posts: int = 0
     rate_limited: int = 0
     skipped_frames: int = 0
+    slack_failures: int = 0
     first_edit_at: float | None = None
 
 
@@ -82,9 +109,15 @@ class ReplyStream:
     limits: StreamLimits = field(default_factory=StreamLimits)
     stop_value: str | None = None
     """When set, intermediate frames carry a Stop button whose value is this."""
-    placeholder: str = render.THINKING
+    placeholder: str | None = render.THINKING
     """What the first message shows when the stream is created (with the Stop button when
-    ``stop_value`` is set): a frame identical to it is not sent, so it costs no edit."""
+    ``stop_value`` is set): a frame identical to it is not sent, so it costs no edit. None
+    when unknown (a reply taken over from another replica): the first frame is then sent."""
+    more_ts: Sequence[str] = ()
+    """Continuation messages the reply already has (a reply taken over mid-stream)."""
+    progress: ProgressSink | None = None
+    log_fields: Mapping[str, str] = field(default_factory=dict)
+    """The ids every log line about this reply carries (team, channel, thread…)."""
     clock: Callable[[], float] = time.monotonic
     stats: StreamStats = field(default_factory=StreamStats)
 
@@ -95,13 +128,20 @@ class ReplyStream:
         self._dirty = asyncio.Event()
         self._finished = asyncio.Event()
         self._final: str | None = None
-        self._messages: list[str] = [self.first_ts]
-        # Known from the start: an item starting before any text (Codex's own `userMessage`
-        # item comes first) would otherwise re-send the placeholder, spending a Tier 3 token
-        # and, through the fair share, delaying the stream's first real edit.
-        first = render.reply_blocks(self.placeholder, stop_value=self.stop_value)
-        self._shown: list[str | None] = [_key(self.placeholder, first)]
+        self._rerun_value: str | None = None
+        self._messages: list[str] = [self.first_ts, *self.more_ts]
+        self._shown: list[str | None] = [None] * len(self._messages)
+        if self.placeholder is not None:
+            # Known from the start: an item starting before any text (Codex's own
+            # `userMessage` item comes first) would otherwise re-send the placeholder,
+            # spending a Tier 3 token and, through the fair share, delaying the first edit.
+            first = render.reply_blocks(self.placeholder, stop_value=self.stop_value)
+            self._shown[0] = _key(self.placeholder, first)
         self._task: asyncio.Task[None] | None = None
+        self.superseded = False
+        """True once the progress sink said another replica owns the reply."""
+        self.delivered = False
+        """True once Slack showed the final text."""
 
     # -- feeding (synchronous, called from the event loop of the turn) --
 
@@ -117,15 +157,15 @@ class ReplyStream:
         self._latest_item = item_id
         self._dirty.set()
 
+    def restore(self, item_id: str, text: str) -> None:
+        """Continue from what Slack already shows of an item (a reply taken over)."""
+        self._texts[item_id] = text
+        self._latest_item = item_id
+
     def set_activity(self, line: str | None) -> None:
         """A compact line about what the agent is doing (``running `pytest```)."""
         self._activity = line
         self._dirty.set()
-
-    @property
-    def message_ts(self) -> list[str]:
-        """The ``ts`` of every message of this reply, first to last."""
-        return list(self._messages)
 
     def streaming_text(self) -> str:
         """What an intermediate frame shows: the newest agent text and the current activity."""
@@ -139,9 +179,15 @@ class ReplyStream:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"reply-stream-{self.stream_id}")
 
-    async def finish(self, final_text: str) -> None:
-        """Show ``final_text`` exactly (never skipped), then stop streaming."""
+    async def finish(self, final_text: str, *, rerun_value: str | None = None) -> bool:
+        """Show ``final_text`` exactly (never skipped), then stop streaming; with a "Run
+        again" button carrying ``rerun_value`` when given.
+
+        True once Slack shows it; False when Slack refused it for good, kept failing for the
+        whole retry window, or another replica took the reply over.
+        """
         self._final = final_text
+        self._rerun_value = rerun_value
         self._finished.set()
         self._dirty.set()
         if self._task is None:
@@ -151,10 +197,27 @@ class ReplyStream:
             await self._task
         finally:
             await self.budget.release(self.team, self.stream_id)
+        return self.delivered
+
+    async def abandon(self) -> None:
+        """Stop streaming without a final frame: the reply is handed to another replica."""
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.budget.release(self.team, self.stream_id)
 
     # -- the edit loop --
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        except _Superseded:
+            self.superseded = True
+            log.warning("another replica took over reply %s", self.stream_id, extra=self._fields)
+
+    async def _loop(self) -> None:
         while True:
             await self._dirty.wait()
             self._dirty.clear()
@@ -177,37 +240,48 @@ class ReplyStream:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._finished.wait(), seconds)
 
+    @property
+    def _fields(self) -> dict[str, str]:
+        return {**self.log_fields, "reply_ts": self.first_ts}
+
     async def _show_final(self, text: str) -> None:
-        for _ in range(self.limits.max_final_attempts):
-            try:
-                await self._show(text, final=True)
-                return
-            except _GiveUp as exc:
-                log.error("Slack refused the final edit of stream %s: %s", self.stream_id, exc)
-                return
-            except _FrameSkipped:
-                continue
-        log.error("gave up on the final edit of stream %s", self.stream_id)
+        try:
+            async for attempt in slack_errors.retrying(self.limits.final_retry_seconds):
+                with attempt:
+                    await self._show(text, final=True)
+        except _SLACK_FAILURES as exc:
+            log.error(
+                "Slack did not take the final text of reply %s (%s): %s",
+                self.stream_id,
+                slack_errors.classify(exc),
+                slack_errors.error_code(exc) or type(exc).__name__,
+                extra=self._fields,
+            )
+            return
+        self.delivered = True
 
     async def _show(self, text: str, *, final: bool) -> None:
         chunks = render.split_message(text, self.limits.message_chars)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             blocks = render.reply_blocks(
-                chunk, stop_value=None if final or not last else self.stop_value
+                chunk,
+                stop_value=None if final or not last else self.stop_value,
+                rerun_value=self._rerun_value if final and last else None,
             )
             if index < len(self._messages):
                 if self._shown[index] == _key(chunk, blocks):
                     continue
                 await self._edit(index, chunk, blocks, final=final)
             else:
-                await self._post(chunk, blocks)
+                await self._post(chunk, blocks, final=final)
         if final:
             for ts in self._messages[len(chunks) :]:
-                with contextlib.suppress(SlackApiError):
+                with contextlib.suppress(*_SLACK_FAILURES):
                     await self.slack.chat_delete(channel=self.channel, ts=ts)
             del self._messages[len(chunks) :]
             del self._shown[len(chunks) :]
+            await self._record()
 
     async def _edit(
         self, index: int, chunk: str, blocks: list[dict[str, Any]], *, final: bool
@@ -216,20 +290,34 @@ class ReplyStream:
             if not final:
                 raise _Throttled(delay)
             await asyncio.sleep(delay)  # a final edit waits its turn in the budget; never dropped
-        ts = self._messages[index]
         try:
             await self.slack.chat_update(
-                channel=self.channel, ts=ts, text=render.fallback_text(chunk), blocks=blocks
+                channel=self.channel,
+                ts=self._messages[index],
+                text=render.fallback_text(chunk),
+                blocks=blocks,
             )
-        except SlackApiError as exc:
-            await self._on_slack_error(exc, final=final)
-            raise _FrameSkipped from exc
+        except _SLACK_FAILURES as exc:
+            if slack_errors.classify(exc) != "gone":
+                await self._failed(exc, final=final)
+                raise
+            # Someone deleted the message: the reply goes on in a new one.
+            log.warning("a message of reply %s was deleted", self.stream_id, extra=self._fields)
+            self._messages[index] = await self._post_message(chunk, blocks, final=final)
         self._shown[index] = _key(chunk, blocks)
         self.stats.edits += 1
         if self.stats.first_edit_at is None:
             self.stats.first_edit_at = self.clock()
+        if not final:
+            await self._record()
 
-    async def _post(self, chunk: str, blocks: list[dict[str, Any]]) -> None:
+    async def _post(self, chunk: str, blocks: list[dict[str, Any]], *, final: bool) -> None:
+        self._messages.append(await self._post_message(chunk, blocks, final=final))
+        self._shown.append(_key(chunk, blocks))
+        if not final:
+            await self._record()
+
+    async def _post_message(self, chunk: str, blocks: list[dict[str, Any]], *, final: bool) -> str:
         try:
             response = await self.slack.chat_postMessage(
                 channel=self.channel,
@@ -237,29 +325,47 @@ class ReplyStream:
                 text=render.fallback_text(chunk),
                 blocks=blocks,
             )
-        except SlackApiError as exc:
-            await self._on_slack_error(exc, final=True, shared_budget=False)
-            raise _FrameSkipped from exc
-        self._messages.append(str(response["ts"]))
-        self._shown.append(_key(chunk, blocks))
+        except _SLACK_FAILURES as exc:
+            await self._failed(exc, final=final, shared_budget=False)
+            raise
         self.stats.posts += 1
+        return str(response["ts"])
 
-    async def _on_slack_error(
-        self, exc: SlackApiError, *, final: bool, shared_budget: bool = True
-    ) -> None:
-        status = getattr(exc.response, "status_code", None)
-        if status == 429:
+    async def _failed(self, exc: BaseException, *, final: bool, shared_budget: bool = True) -> None:
+        """Account for a failed call; an intermediate frame is then skipped (raised as
+        :class:`_FrameSkipped`), a final one re-raised for :meth:`_show_final` to retry."""
+        kind = slack_errors.classify(exc)
+        if kind == "rate_limited":
             self.stats.rate_limited += 1
-            retry_after = float(exc.response.headers.get("Retry-After", "1") or 1)
             if shared_budget:
-                await self.budget.block_until(self.team, retry_after)
-            if final:
-                await asyncio.sleep(retry_after)  # Slack asked for exactly this pause
+                await self.budget.block_until(self.team, slack_errors.retry_after(exc) or 1.0)
+        else:
+            self.stats.slack_failures += 1
+            log.warning(
+                "Slack failed a %s frame of reply %s (%s): %s",
+                "final" if final else "streaming",
+                self.stream_id,
+                kind,
+                slack_errors.error_code(exc) or type(exc).__name__,
+                extra=self._fields,
+            )
+        if not final:
+            raise _FrameSkipped from exc
+
+    async def _record(self) -> None:
+        """Hand the progress to the sink; stop if the reply belongs to another replica now."""
+        if self.progress is None:
             return
-        error = exc.response.get("error") if exc.response is not None else None
-        log.warning("Slack refused an edit of stream %s: %s", self.stream_id, error)
-        if final:
-            raise _GiveUp(str(error)) from exc
+        item = self._latest_item
+        progress = ReplyProgress(list(self._messages), item, self._texts.get(item or "", ""))
+        try:
+            mine = await self.progress(progress)
+        except redis.exceptions.RedisError as exc:
+            # The record lags behind until Redis is back; the reply itself goes on.
+            log.warning("could not record reply progress: %s", exc, extra=self._fields)
+            return
+        if not mine:
+            raise _Superseded
 
 
 class _FrameSkipped(Exception):
@@ -274,9 +380,10 @@ class _Throttled(Exception):
         self.delay = delay
 
 
-class _GiveUp(_FrameSkipped):
-    """Slack refused the final frame for a reason waiting will not fix."""
+class _Superseded(Exception):
+    """Another replica owns this reply now: stop without another write."""
 
 
 def _key(chunk: str, blocks: list[dict[str, Any]]) -> str:
-    return chunk + ("\x00stop" if len(blocks) > 1 else "")
+    buttons = [e.get("action_id") for b in blocks[1:] for e in b.get("elements", [])]
+    return chunk + "".join(f"\x00{action}" for action in buttons)

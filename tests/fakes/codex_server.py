@@ -158,6 +158,19 @@ class CodexServer:
     async def stop(self) -> None:
         await self._stop(signal.SIGTERM)
 
+    def terminate(self) -> None:
+        """Send SIGTERM and return: a WebSocket server then drains, finishing running turns
+        before it exits (see :meth:`exited`)."""
+        assert self._proc is not None
+        self._proc.send_signal(signal.SIGTERM)
+
+    async def exited(self, timeout: float = 30.0) -> int:
+        """Wait for the server process to end by itself; its exit code."""
+        assert self._proc is not None
+        code = await asyncio.wait_for(self._proc.wait(), timeout)
+        await self._stop(signal.SIGKILL)  # reap the output drain; the process is gone
+        return code
+
     async def _stop(self, sig: signal.Signals) -> None:
         if self._proc is None:
             return

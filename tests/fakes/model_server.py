@@ -13,6 +13,9 @@ one is Codex's ``<environment_context>`` block):
 - ``FAIL500``: HTTP 500, which Codex turns into a failed turn;
 - ``LONG <n>``: an answer of exactly ``n`` characters of markdown-ish paragraphs;
 - ``DELTAS <n>``: the echo answer cut into ``n`` deltas.
+- ``DRIP <n> <ms>``: ``n`` deltas ``w1 w2 …``, one every ``ms`` milliseconds: an answer that
+  keeps moving for a known time (benchmarks measure how soon a reply moves again after a
+  fault); the final text is their concatenation.
 
 Every request is recorded, and tests can wait for one with :meth:`ModelServer.wait_for_request`.
 """
@@ -61,6 +64,11 @@ class ModelRequest:
             output = self.input[-1].get("output")
             return output if isinstance(output, str) else json.dumps(output)
         return None
+
+
+def drip_text(count: int) -> str:
+    """The final text of a ``DRIP <count> <ms>`` answer."""
+    return "".join(f"w{index} " for index in range(1, count + 1))
 
 
 def long_text(length: int) -> str:
@@ -158,6 +166,14 @@ class ModelServer:
                 await stream.function_call("exec_command", {"cmd": prompt[len("EXEC ") :]})
             elif prompt.startswith("EXEC "):
                 await stream.message([f"ran: {prompt[len('EXEC ') :]}"])
+            elif prompt.startswith("DRIP "):
+                count, interval_ms = (int(n) for n in prompt.split()[1:3])
+                await stream.start_message()
+                for index in range(1, count + 1):
+                    await stream.delta(f"w{index} ")
+                    # The pacing is the scenario itself (an answer written over time).
+                    await asyncio.sleep(interval_ms / 1000)
+                await stream.finish_message(drip_text(count))
             elif "HOLD" in prompt:
                 await stream.start_message()
                 await stream.delta("held ")

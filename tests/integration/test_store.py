@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis.asyncio as aioredis
@@ -254,3 +254,88 @@ async def test_store_works_with_decoded_responses(redis_url: str) -> None:
         assert (await store.get_active_turn("th-1")) is not None
     finally:
         await client.aclose()
+
+
+# -- jobs, heartbeats and takeover ------------------------------------------------------------
+
+KEY = thread_key("T1", "C1", "1732540000.000100")
+
+
+async def test_start_job_pops_the_queue_only_for_the_lease_holder(store: Store) -> None:
+    """A mention leaves the queue only into a job, and only for the replica holding the lease."""
+    await store.enqueue_pending(KEY, '{"m": 1}')
+    assert await store.start_job(KEY, "replica-a") is None  # holds no lease
+    assert await store.pending_count(KEY) == 1
+
+    assert await store.acquire_lease(KEY, "replica-a", 60)
+    job = await store.start_job(KEY, "replica-a")
+    assert job is not None
+    assert (job.mention, job.owner, job.messages) == ('{"m": 1}', "replica-a", [])
+    assert await store.pending_count(KEY) == 0
+    assert await store.get_job(KEY) == job
+    assert await store.start_job(KEY, "replica-a") is None  # queue empty
+
+
+async def test_job_writes_are_fenced_on_the_owner(store: Store) -> None:
+    """Only the owner may update or finish a job; the fields round-trip."""
+    await store.enqueue_pending(KEY, "{}")
+    await store.acquire_lease(KEY, "replica-a", 60)
+    await store.start_job(KEY, "replica-a")
+
+    assert await store.update_job(KEY, "replica-a", messages=["1.0001", "1.0002"], turn_id="t1")
+    assert not await store.update_job(KEY, "replica-b", final="not mine")
+    assert not await store.finish_job(KEY, "replica-b")
+    job = await store.get_job(KEY)
+    assert job is not None
+    assert (job.messages, job.turn_id, job.final) == (["1.0001", "1.0002"], "t1", None)
+
+    assert await store.finish_job(KEY, "replica-a")
+    assert await store.get_job(KEY) is None
+
+
+async def test_a_thread_of_a_dead_replica_is_claimed_by_exactly_one_other(store: Store) -> None:
+    """No heartbeat, no hold: the first replica to look takes the lease and the job."""
+    await store.heartbeat("replica-a", 60)
+    await store.enqueue_pending(KEY, "{}")
+    await store.acquire_lease(KEY, "replica-a", 60)
+    await store.start_job(KEY, "replica-a")
+
+    await store.heartbeat("replica-b", 60)
+    await store.heartbeat("replica-c", 60)
+    assert await store.claim_orphans("replica-b", 60) == []  # replica-a is alive
+    await store.retire("replica-a")
+    results = await asyncio.gather(
+        store.claim_orphans("replica-b", 60), store.claim_orphans("replica-c", 60)
+    )
+    assert sorted(len(r) for r in results) == [0, 1]
+    winner = "replica-b" if results[0] else "replica-c"
+    assert [(KEY, True)] in results
+    job = await store.get_job(KEY)
+    assert job is not None
+    assert job.owner == winner
+    assert await store.lease_owner(KEY) == winner
+    assert not await store.update_job(KEY, "replica-a", text="late write")
+
+
+async def test_a_queue_nobody_holds_is_claimed_and_an_empty_thread_leaves_the_set(
+    store: Store, redis_client: aioredis.Redis
+) -> None:
+    """Queued mentions with no lease holder are claimed (no job); done threads are dropped."""
+    await store.enqueue_pending(KEY, "{}")
+    assert await store.claim_orphans("replica-b", 60) == [(KEY, False)]
+    assert await store.lease_owner(KEY) == "replica-b"
+
+    assert await store.start_job(KEY, "replica-b") is not None
+    assert await store.finish_job(KEY, "replica-b")
+    await store.release_lease(KEY, "replica-b")
+    assert await store.claim_orphans("replica-c", 60) == []
+    assert await cast(Any, redis_client.smembers("cs:owned")) == set()
+
+
+async def test_heartbeat_expires_with_its_ttl(store: Store, redis_client: aioredis.Redis) -> None:
+    """A heartbeat lives for its TTL, and retiring deletes it at once."""
+    await store.heartbeat("replica-a", 5)
+    assert await store.is_alive("replica-a")
+    assert 4000 < await redis_client.pttl("cs:alive:replica-a") <= 5000
+    await store.retire("replica-a")
+    assert not await store.is_alive("replica-a")
