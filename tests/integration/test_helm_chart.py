@@ -731,3 +731,13 @@ def test_every_value_is_commented() -> None:
         if line.strip():
             previous = line.strip()
     assert not undocumented, f"values without a comment: {undocumented}"
+
+
+def test_the_grace_period_covers_the_drain(render: Callable[[str], list[Doc]]) -> None:
+    """The bot drains for bot.shutdownDrainSeconds and the pod's grace period outlasts it."""
+    docs = render("replicas-3")
+    deployment = _one(docs, "Deployment", f"{FULLNAME}-bot")
+    env = {e["name"]: e.get("value") for e in _bot_container(docs)["env"]}
+    drain = int(env["SHUTDOWN_DRAIN_SECONDS"])
+    assert drain == 20
+    assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == drain + 10
