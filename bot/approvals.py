@@ -329,11 +329,17 @@ class Approvals:
     # -- Slack side ---------------------------------------------------------------------------
 
     async def answer(
-        self, *, user: str, value: str, tell: Callable[[str], Awaitable[None]]
+        self,
+        *,
+        user: str,
+        value: str,
+        tell: Callable[[str], Awaitable[None]],
+        channel: str | None = None,
     ) -> None:
         """A click on a decision button (``value`` = ``<approval_id>:<index>``), on any replica.
 
-        The clicker must be allowed to approve and be the turn's starter or an approver;
+        The clicker must be allowed to approve and be the turn's starter or an approver, and
+        the click must come from the prompt's own ``channel`` (Slack's, not the button's);
         otherwise, or if someone answered first or the request expired, ``tell`` says so.
         """
         approval_id, _, index_text = value.rpartition(":")
@@ -345,6 +351,9 @@ class Approvals:
             await tell(_already(state.decision))
             return
         record = state.record
+        if channel is not None and channel != record.channel:
+            await tell("That button belongs to a request in another channel: nothing was decided.")
+            return
         refused = await self.access.may_approve(
             user, started_by=record.started_by, channel=record.channel
         )

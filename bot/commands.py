@@ -196,7 +196,10 @@ class Commands:
             await self._guard(req, self._rerun_clicked(req, value, action_ts))
         elif action_id in render.ACTION_APPROVAL:
             await self._guard(
-                req, self.approvals.answer(user=req.user, value=value, tell=self.replies.to(req))
+                req,
+                self.approvals.answer(
+                    user=req.user, value=value, tell=self.replies.to(req), channel=req.channel
+                ),
             )
         elif action_id in (render.ACTION_RECAP_OLDER, render.ACTION_RECAP_SHARE):
             url = body.get("response_url")

@@ -62,8 +62,11 @@ async def prompt(slack: SlackFake, thread_ts: str) -> dict[str, Any]:
     return found
 
 
-def click(message: dict[str, Any], label: str, user: str) -> dict[str, Any]:
-    """The block_actions payload of ``user`` pressing the button labelled ``label``."""
+def click(
+    message: dict[str, Any], label: str, user: str, *, channel: str = CHANNEL
+) -> dict[str, Any]:
+    """The block_actions payload of ``user`` pressing the button labelled ``label`` (as Slack
+    would report it from ``channel``)."""
     buttons = [
         e for b in message["blocks"] if b["type"] == "actions" for e in b.get("elements", [])
     ]
@@ -72,7 +75,7 @@ def click(message: dict[str, Any], label: str, user: str) -> dict[str, Any]:
         action_id=button["action_id"],
         value=button["value"],
         user=user,
-        channel=CHANNEL,
+        channel=channel,
         message_ts=message["ts"],
         thread_ts=message.get("thread_ts"),
     )
@@ -150,6 +153,20 @@ async def test_another_users_click_is_refused(
     await harness.interact(click(message, "Decline", USER))
     await outcome(slack, message, "declined")
     assert not (codex_server.cwd / "not-yours").exists()
+
+
+async def test_a_click_reported_from_another_channel_decides_nothing(
+    harness: BotHarness, slack: SlackFake, model_server: ModelServer, codex_server: CodexServer
+) -> None:
+    """A signed click whose channel is not the prompt's (a copied button) is refused."""
+    event = await harness.mention("EXEC touch from-elsewhere")
+    message = await prompt(slack, event["ts"])
+    await harness.interact(click(message, "Approve", USER, channel="C0OTHER1"))
+    await told(slack, "another channel", user=USER)
+    assert not any(r.tool_output is not None for r in model_server.requests)
+    await harness.interact(click(message, "Decline", USER))
+    await outcome(slack, message, "declined")
+    assert not (codex_server.cwd / "from-elsewhere").exists()
 
 
 async def test_a_configured_approver_may_answer_anothers_turn(
