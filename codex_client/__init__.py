@@ -4,10 +4,14 @@ Start with :class:`CodexPool`: it connects to one or more endpoints, starts and 
 threads, and hands out :class:`ThreadHandle` and :class:`TurnHandle` objects whose
 ``events()`` stream a turn's typed events. Everything raised derives from
 :class:`CodexError`. Nothing here imports the Slack bot: this package stands alone.
+
+The names below are the whole public API. The modules behind them (``_pool``,
+``_connection``…) are private: import from ``codex_client`` itself, never from a submodule
+(ruff enforces this outside the package and its tests).
 """
 
-from .auth import CapabilityTokenAuth, NoAuth, SignedBearerTokenAuth
-from .errors import (
+from ._auth import CapabilityTokenAuth, NoAuth, SignedBearerTokenAuth
+from ._errors import (
     AuthError,
     CodexError,
     ConnectionLost,
@@ -21,7 +25,7 @@ from .errors import (
     TurnLost,
     TurnMismatch,
 )
-from .models import (
+from ._models import (
     AgentMessageDelta,
     ApprovalHandler,
     ApprovalRequest,
@@ -38,10 +42,10 @@ from .models import (
     TurnsPage,
     TurnStarted,
 )
-from .pool import CodexPool
-from .retry import Backoff
-from .threads import ThreadHandle, TurnHandle, TurnPager
-from .transport import Endpoint, TlsOptions
+from ._pool import CodexPool
+from ._retry import Backoff
+from ._threads import ThreadHandle, TurnHandle, TurnPager
+from ._transport import Endpoint, TlsOptions
 
 __all__ = [
     "AgentMessageDelta",

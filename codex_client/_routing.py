@@ -20,7 +20,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from .models import TurnError, TurnResult, parse_item, parse_turn
+from ._models import TurnError, TurnResult, parse_item, parse_turn
 
 Raw = tuple[str, dict[str, Any]]
 

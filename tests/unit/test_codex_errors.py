@@ -18,7 +18,7 @@ from codex_client import (
     TransportError,
     TurnMismatch,
 )
-from codex_client.errors import rpc_error
+from codex_client._errors import rpc_error
 
 
 def test_overload_is_classified_by_code_alone() -> None:
@@ -75,8 +75,8 @@ def test_the_tree_has_one_root_and_keeps_auth_out_of_transport() -> None:
 
 
 def test_the_module_docstring_draws_every_error_class() -> None:
-    """The tree drawn in errors.py names every exported error class."""
-    doc = codex_client.errors.__doc__ or ""
+    """The tree drawn in _errors.py names every exported error class."""
+    doc = codex_client._errors.__doc__ or ""
     for name in codex_client.__all__:
         obj = getattr(codex_client, name)
         if isinstance(obj, type) and issubclass(obj, Exception):

@@ -69,6 +69,6 @@ def test_importing_the_client_loads_nothing_from_the_bot() -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     modules = json.loads(output)
-    assert "codex_client.pool" in modules
+    assert "codex_client._pool" in modules
     assert not [m for m in modules if m == "bot" or m.startswith("bot.")]
     assert not [m for m in modules if m.startswith(("slack_bolt", "slack_sdk", "redis"))]

@@ -12,8 +12,8 @@ from codex_client import (
     TurnErrorEvent,
     TurnStarted,
 )
+from codex_client._models import parse_event
 from codex_client._routing import summarise
-from codex_client.models import parse_event
 
 
 def agent(item_id: str, text: str, phase: str | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from codex_client import (
     ServerOverloaded,
     TransportError,
 )
-from codex_client.retry import classify, retry_forever, retry_overloaded
+from codex_client._retry import classify, retry_forever, retry_overloaded
 
 
 class Sleeps:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jwt
 
-from .errors import AuthError
+from ._errors import AuthError
 
 # The server refuses to start with a shorter HS256 secret; failing here names the cause.
 MIN_SECRET_BYTES = 32

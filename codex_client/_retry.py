@@ -26,7 +26,7 @@ from typing import Literal, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity import stop_never as _stop_never
 
-from .errors import OVERLOADED_CODE, AuthError, RpcError, TransportError
+from ._errors import OVERLOADED_CODE, AuthError, RpcError, TransportError
 
 T = TypeVar("T")
 Failure = Literal["overloaded", "transport", "auth", "cancelled", "fatal"]
@@ -80,7 +80,7 @@ async def retry_overloaded(
 ) -> T:
     """Run ``call``, retrying up to ``retries`` times while the server is overloaded.
 
-    The last :class:`~codex_client.errors.ServerOverloaded` is raised when every attempt
+    The last :class:`~codex_client.ServerOverloaded` is raised when every attempt
     was refused; any other failure is raised at once.
     """
 

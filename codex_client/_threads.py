@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+from ._models import TurnEvent, TurnResult, TurnsPage, parse_event, parse_turn
 from ._routing import TurnStream
-from .models import TurnEvent, TurnResult, TurnsPage, parse_event, parse_turn
 
 
 class ThreadBackend(Protocol):

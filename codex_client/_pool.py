@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from ._routing import TurnStream
-from .connection import ClientInfo, Connection, Settings
-from .errors import (
+from ._connection import ClientInfo, Connection, Settings
+from ._errors import (
     OVERLOADED_CODE,
     AuthError,
     ConnectionLost,
@@ -32,10 +31,11 @@ from .errors import (
     ThreadNotFound,
     TurnLost,
 )
-from .models import ApprovalHandler
-from .retry import Backoff, retry_forever
-from .threads import ThreadHandle
-from .transport import Endpoint
+from ._models import ApprovalHandler
+from ._retry import Backoff, retry_forever
+from ._routing import TurnStream
+from ._threads import ThreadHandle
+from ._transport import Endpoint
 
 logger = logging.getLogger("codex_client.pool")
 

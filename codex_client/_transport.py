@@ -33,8 +33,8 @@ from typing import Any, Protocol
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from .auth import Auth, NoAuth
-from .errors import AuthError, ConnectionLost, TransportError
+from ._auth import Auth, NoAuth
+from ._errors import AuthError, ConnectionLost, TransportError
 
 logger = logging.getLogger("codex_client.transport")
 

@@ -21,6 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._errors import (
+    METHOD_NOT_FOUND_CODE,
+    ConnectionLost,
+    ProtocolError,
+    RequestTimeout,
+    TransportError,
+    rpc_error,
+)
+from ._models import ApprovalHandler, ApprovalRequest
 from ._protocol import (
     ErrorResponse,
     Event,
@@ -31,18 +40,9 @@ from ._protocol import (
     Response,
     ServerRequest,
 )
+from ._retry import Backoff, retry_overloaded
 from ._routing import Router, TurnStream
-from .errors import (
-    METHOD_NOT_FOUND_CODE,
-    ConnectionLost,
-    ProtocolError,
-    RequestTimeout,
-    TransportError,
-    rpc_error,
-)
-from .models import ApprovalHandler, ApprovalRequest
-from .retry import Backoff, retry_overloaded
-from .transport import Endpoint, Transport, open_transport
+from ._transport import Endpoint, Transport, open_transport
 
 logger = logging.getLogger("codex_client.connection")
 
