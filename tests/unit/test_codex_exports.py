@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
 import codex_client
 
@@ -72,3 +74,19 @@ def test_importing_the_client_loads_nothing_from_the_bot() -> None:
     assert "codex_client._pool" in modules
     assert not [m for m in modules if m == "bot" or m.startswith("bot.")]
     assert not [m for m in modules if m.startswith(("slack_bolt", "slack_sdk", "redis"))]
+
+
+def test_every_private_module_is_banned_outside_the_package() -> None:
+    """ruff's banned-api lists each private module, so bot/ and bench/ cannot import one."""
+    root = Path(__file__).resolve().parents[2]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    banned = set(config["tool"]["ruff"]["lint"]["flake8-tidy-imports"]["banned-api"])
+    package = Path(codex_client.__file__).parent
+    private = {f"codex_client.{path.stem}" for path in package.glob("_*.py")} - {
+        "codex_client.__init__"
+    }
+    assert private
+    assert private - banned == set()
+    assert "codex_client.testing" in banned
+    inside = tomllib.loads((package / "ruff.toml").read_text())
+    assert set(inside["lint"]["flake8-tidy-imports"]["banned-api"]) == {"bot"}
