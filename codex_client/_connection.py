@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import (
-    METHOD_NOT_FOUND_CODE,
     ConnectionLost,
     ProtocolError,
     RequestTimeout,
@@ -31,6 +30,7 @@ from ._errors import (
 )
 from ._models import ApprovalHandler, ApprovalRequest
 from ._protocol import (
+    ErrorCode,
     ErrorResponse,
     Event,
     Malformed,
@@ -45,8 +45,6 @@ from ._routing import Router, TurnStream
 from ._transport import Endpoint, Transport, open_transport
 
 logger = logging.getLogger("codex_client.connection")
-
-_INTERNAL_ERROR_CODE = -32603
 
 
 @dataclass(frozen=True)
@@ -242,7 +240,9 @@ class Connection:
         handler = self._settings.approval_handler
         if handler is None:
             frame = self._core.build_error(
-                request.id, METHOD_NOT_FOUND_CODE, f"{request.method} is not handled by this client"
+                request.id,
+                ErrorCode.METHOD_NOT_FOUND,
+                f"{request.method} is not handled by this client",
             )
         else:
             params = request.params
@@ -261,7 +261,7 @@ class Connection:
             except Exception:
                 logger.exception("approval handler failed on %s", request.method)
                 frame = self._core.build_error(
-                    request.id, _INTERNAL_ERROR_CODE, "the client failed to decide"
+                    request.id, ErrorCode.INTERNAL_ERROR, "the client failed to decide"
                 )
             else:
                 frame = self._core.build_result(request.id, result)

@@ -23,8 +23,9 @@ failures must not hammer a server with credentials it already refused.
 
 :func:`rpc_error` turns a JSON-RPC error object into the most specific class. The server
 puts nearly everything under -32600, so the split is made on the message text; those texts
-are pinned by the unit tests. Messages never include credentials: auth code builds its
-messages from file paths and HTTP status codes only.
+are pinned by the unit tests. The codes themselves are in
+:class:`~codex_client._protocol.ErrorCode`. Messages never include credentials: auth code
+builds its messages from file paths and HTTP status codes only.
 """
 
 from __future__ import annotations
@@ -32,9 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-OVERLOADED_CODE = -32001
-INVALID_REQUEST_CODE = -32600
-METHOD_NOT_FOUND_CODE = -32601
+from ._protocol import ErrorCode
 
 _TURN_MISMATCH = re.compile(r"expected active turn id `([^`]*)` but found `([^`]*)`")
 _THREAD_NOT_FOUND = re.compile(r"^thread not (?:found|loaded)\b:?\s*(\S*)")
@@ -108,7 +107,7 @@ class ServerOverloaded(RpcError):
     def __init__(
         self,
         method: str = "",
-        code: int = OVERLOADED_CODE,
+        code: int = ErrorCode.SERVER_OVERLOADED,
         message: str = "Server overloaded; retry later.",
         data: Any = None,
     ) -> None:
@@ -121,7 +120,7 @@ class NoActiveTurn(RpcError):
     def __init__(
         self,
         method: str = "turn/steer",
-        code: int = INVALID_REQUEST_CODE,
+        code: int = ErrorCode.INVALID_REQUEST,
         message: str = "no active turn to steer",
         data: Any = None,
     ) -> None:
@@ -134,7 +133,7 @@ class TurnMismatch(RpcError):
     def __init__(
         self,
         method: str = "turn/steer",
-        code: int = INVALID_REQUEST_CODE,
+        code: int = ErrorCode.INVALID_REQUEST,
         message: str = "",
         data: Any = None,
         *,
@@ -155,7 +154,7 @@ class ThreadNotFound(RpcError):
     def __init__(
         self,
         method: str = "",
-        code: int = INVALID_REQUEST_CODE,
+        code: int = ErrorCode.INVALID_REQUEST,
         message: str = "",
         data: Any = None,
         *,
@@ -171,7 +170,7 @@ class ThreadNotFound(RpcError):
 
 def rpc_error(method: str, code: int, message: str, data: Any = None) -> RpcError:
     """The most specific :class:`RpcError` for an error answer to ``method``."""
-    if code == OVERLOADED_CODE:
+    if code == ErrorCode.SERVER_OVERLOADED:
         return ServerOverloaded(method, code, message, data)
     if message == "no active turn to steer":
         return NoActiveTurn(method, code, message, data)

@@ -23,7 +23,6 @@ from typing import Any
 
 from ._connection import ClientInfo, Connection, Settings
 from ._errors import (
-    OVERLOADED_CODE,
     AuthError,
     ConnectionLost,
     ProtocolError,
@@ -32,6 +31,7 @@ from ._errors import (
     TurnLost,
 )
 from ._models import ApprovalHandler
+from ._protocol import ErrorCode
 from ._retry import Backoff, retry_forever
 from ._routing import TurnStream
 from ._threads import ThreadHandle
@@ -248,7 +248,7 @@ class CodexPool:
         try:
             await self._resume_on(conn, thread_id, _RESUBSCRIBE)
         except RpcError as exc:
-            if exc.code == OVERLOADED_CODE:
+            if exc.code == ErrorCode.SERVER_OVERLOADED:
                 raise
             logger.warning("could not resume %s on %s: %s", thread_id, conn.endpoint.key, exc)
 

@@ -15,15 +15,40 @@ received frame into a list of events. Anything it cannot make sense of becomes
 :class:`Malformed` rather than an exception, because the server itself drops bad frames
 without killing the connection, and so should we. The I/O layers feed it frames and act on
 its events; tests feed it plain strings.
+
+:class:`ErrorCode` is the one table of the JSON-RPC error codes the client sends or tells
+apart; nothing else in the package writes a code as a number.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
 RequestId = int | str
+
+
+class ErrorCode(IntEnum):
+    """JSON-RPC error codes, as the app-server uses them.
+
+    The server puts nearly every refusal under ``INVALID_REQUEST`` and tells them apart by
+    message (see :func:`codex_client._errors.rpc_error`); ``SERVER_OVERLOADED`` is its
+    backpressure answer, sent before the request ran, so it is always safe to retry.
+    """
+
+    SERVER_OVERLOADED = -32001
+    """The server's request queue is full: retry later (the only retried error)."""
+    PARSE_ERROR = -32700
+    INVALID_REQUEST = -32600
+    """The server's catch-all: unknown method, bad params, no active turn, unknown thread…"""
+    METHOD_NOT_FOUND = -32601
+    """Sent by this client to a server request it has no handler for."""
+    INVALID_PARAMS = -32602
+    INTERNAL_ERROR = -32603
+    """Sent by this client when its approval handler failed; stands in for a malformed
+    error object received from the server."""
 
 
 @dataclass(slots=True)
@@ -195,13 +220,15 @@ class ProtocolCore:
 
 def _error_response(request_id: RequestId, method: str, error: Any) -> ErrorResponse:
     if not isinstance(error, dict):
-        return ErrorResponse(request_id, method, -32603, f"malformed error: {error!r}", None)
+        return ErrorResponse(
+            request_id, method, ErrorCode.INTERNAL_ERROR, f"malformed error: {error!r}", None
+        )
     code = error.get("code")
     message = error.get("message")
     return ErrorResponse(
         request_id,
         method,
-        code if isinstance(code, int) else -32603,
+        code if isinstance(code, int) else ErrorCode.INTERNAL_ERROR,
         message if isinstance(message, str) else "",
         error.get("data"),
     )

@@ -26,7 +26,8 @@ from typing import Literal, TypeVar
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity import stop_never as _stop_never
 
-from ._errors import OVERLOADED_CODE, AuthError, RpcError, TransportError
+from ._errors import AuthError, RpcError, TransportError
+from ._protocol import ErrorCode
 
 T = TypeVar("T")
 Failure = Literal["overloaded", "transport", "auth", "cancelled", "fatal"]
@@ -38,7 +39,7 @@ def classify(exc: BaseException) -> Failure:
     """The kind of a failure, for deciding whether to try again."""
     if isinstance(exc, asyncio.CancelledError):
         return "cancelled"
-    if isinstance(exc, RpcError) and exc.code == OVERLOADED_CODE:
+    if isinstance(exc, RpcError) and exc.code == ErrorCode.SERVER_OVERLOADED:
         return "overloaded"
     if isinstance(exc, AuthError):
         return "auth"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
+import codex_client
 from codex_client._protocol import (
+    ErrorCode,
     ErrorResponse,
     Malformed,
     Notification,
@@ -149,3 +153,22 @@ def test_answers_to_server_requests_are_built_with_the_servers_id() -> None:
         "id": "r1",
         "error": {"code": -32601, "message": "nope"},
     }
+
+
+def test_error_codes_are_written_only_in_the_error_code_table() -> None:
+    """No module of the client but _protocol.py spells a JSON-RPC error code as a number."""
+    package = Path(codex_client.__file__).parent
+    found = [
+        f"{path.name}:{node.lineno}"
+        for path in sorted(package.glob("*.py"))
+        if path.name != "_protocol.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, int)
+        and 32000 <= node.operand.value <= 32768
+    ]
+    assert found == []
+    assert int(ErrorCode.SERVER_OVERLOADED) == -32001
+    assert ErrorCode(-32603) is ErrorCode.INTERNAL_ERROR
