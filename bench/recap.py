@@ -243,7 +243,7 @@ async def run(args: argparse.Namespace) -> None:
                 for label, codex_id in ids.items():
                     thread_ts = slack.next_ts()
                     slack_threads[label] = thread_ts
-                    await store.save_thread(
+                    await store.claim_thread(
                         ThreadRecord(
                             codex_thread_id=codex_id,
                             endpoint_key=relay.url,

@@ -47,15 +47,14 @@ skew of ``s`` seconds can at worst add ``s * refill`` tokens. Needs Redis >= 6.2
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, cast
+from typing import Final
 
 import redis.asyncio as aioredis
 
-__all__ = ["Budget", "BudgetPolicy", "BudgetSnapshot"]
+__all__ = ["Budget", "BudgetPolicy"]
 
 _STATE_TTL_MS: Final = 3_600_000
 
@@ -197,21 +196,11 @@ class BudgetPolicy:
         return max(self.min_interval, max(1, active_streams) / self.refill_per_second)
 
 
-@dataclass(frozen=True)
-class BudgetSnapshot:
-    """A team's budget as seen now, for metrics and health checks."""
-
-    tokens: float
-    active_streams: int
-    waiting_finals: int
-    paused_for: float
-
-
 class Budget:
     """Per-workspace ``chat.update`` budget shared through Redis by every replica.
 
-    ``clock`` returns wall-clock seconds (shared across replicas); ``sleep`` is what
-    :meth:`wait_turn` awaits, injectable so tests drive time themselves.
+    ``clock`` returns wall-clock seconds (shared across replicas), injectable so tests drive
+    time themselves.
     """
 
     def __init__(
@@ -220,12 +209,10 @@ class Budget:
         policy: BudgetPolicy | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.policy = policy or BudgetPolicy()
         self._redis = redis
         self._clock = clock
-        self._sleep = sleep
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
 
@@ -256,11 +243,6 @@ class Budget:
         wait = float(await self._acquire(keys=keys, args=args))
         return max(0.0, wait)
 
-    async def wait_turn(self, team: str, stream_id: str, *, final: bool = True) -> None:
-        """Wait until ``stream_id`` may edit, then return with the token taken."""
-        while (delay := await self.acquire(team, stream_id, final=final)) > 0:
-            await self._sleep(delay)
-
     async def release(self, team: str, stream_id: str) -> None:
         """Forget a finished stream at once, so its share goes to the others."""
         _, streams, last, finals, _, line = self._keys(team)
@@ -280,23 +262,3 @@ class Budget:
         bucket, _, _, _, pause, _ = self._keys(team)
         args: list[str | int] = [repr(self._clock()), repr(max(0.0, retry_after)), _STATE_TTL_MS]
         return float(await self._block(keys=[bucket, pause], args=args))
-
-    async def snapshot(self, team: str) -> BudgetSnapshot:
-        """The team's tokens (refilled to now), active streams, waiting finals and pause left."""
-        bucket, streams, _, finals, pause, _ = self._keys(team)
-        now = self._clock()
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(bucket, ["tokens", "ts"])
-            pipe.zcount(streams, now - self.policy.active_window, "+inf")
-            pipe.zcard(finals)
-            pipe.get(pause)
-            (tokens_raw, ts_raw), active, waiting, paused = await pipe.execute()
-        tokens = float(self.policy.burst if tokens_raw is None else tokens_raw)
-        if ts_raw is not None and now > float(ts_raw):
-            tokens += (now - float(ts_raw)) * self.policy.refill_per_second
-        return BudgetSnapshot(
-            tokens=min(float(self.policy.burst), tokens),
-            active_streams=int(active),
-            waiting_finals=int(waiting),
-            paused_for=max(0.0, float(cast(Any, paused or 0)) - now),
-        )

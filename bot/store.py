@@ -381,10 +381,6 @@ class Store:
         raw = await self._redis.get(f"{_PREFIX}thread:{key}")
         return None if raw is None else ThreadRecord.model_validate_json(raw)
 
-    async def save_thread(self, record: ThreadRecord) -> None:
-        """Map a Slack thread to a Codex thread, replacing any earlier mapping."""
-        await self._write_thread(record, only_if_absent=False)
-
     async def claim_thread(self, record: ThreadRecord) -> ThreadRecord:
         """Save ``record`` unless the Slack thread is already mapped; return the mapping in force.
 
@@ -477,11 +473,6 @@ class Store:
             pipe.sadd(_OWNED, thread_key)
             length, _, _ = await pipe.execute()
         return int(length)
-
-    async def pop_pending(self, thread_key: str) -> str | None:
-        """Take the oldest queued mention of a thread, or None when the queue is empty."""
-        raw = await cast(Any, self._redis.lpop(f"{_PREFIX}pending:{thread_key}"))
-        return _text(raw)
 
     async def pending_count(self, thread_key: str) -> int:
         """How many mentions wait behind the thread's running turn."""

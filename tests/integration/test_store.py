@@ -92,7 +92,7 @@ async def test_thread_mapping_round_trips_and_has_reverse_index(
     """A saved mapping is found by Slack thread and by Codex thread id, with a 90-day TTL."""
     assert await store.get_thread("T1", "C1", "1732540000.000100") is None
     record = _record()
-    await store.save_thread(record)
+    await store.claim_thread(record)
     assert await store.get_thread("T1", "C1", "1732540000.000100") == record
     assert await store.thread_for_codex("th-1") == record
     assert await redis_client.ttl(f"cs:thread:{record.key}") > THREAD_TTL - 10
@@ -102,7 +102,7 @@ async def test_thread_mapping_round_trips_and_has_reverse_index(
 async def test_get_thread_refreshes_the_ttl(store: Store, redis_client: aioredis.Redis) -> None:
     """Reading a mapping pushes its expiry back to the full 90 days."""
     record = _record()
-    await store.save_thread(record)
+    await store.claim_thread(record)
     await redis_client.expire(f"cs:thread:{record.key}", 100)
     await redis_client.expire("cs:codex:th-1", 100)
     await store.get_thread("T1", "C1", record.thread_ts)
@@ -163,7 +163,14 @@ async def test_pending_queue_is_fifo(store: Store) -> None:
     assert await store.enqueue_pending(key, '{"n": 1}') == 1
     assert await store.enqueue_pending(key, '{"n": 2}') == 2
     assert await store.pending_count(key) == 2
-    assert [await store.pop_pending(key) for _ in range(3)] == ['{"n": 1}', '{"n": 2}', None]
+    assert await store.acquire_lease(key, "replica-a", 60)
+    jobs = []
+    for _ in range(3):
+        job = await store.start_job(key, "replica-a")
+        jobs.append(job.mention if job is not None else None)
+        if job is not None:
+            assert await store.finish_job(key, "replica-a")
+    assert jobs == ['{"n": 1}', '{"n": 2}', None]
 
 
 async def test_recent_user_threads_newest_first_and_capped(store: Store, clock: FakeClock) -> None:
@@ -246,10 +253,14 @@ async def test_store_works_with_decoded_responses(redis_url: str) -> None:
     client = aioredis.from_url(redis_url, decode_responses=True)
     try:
         store = Store(client)
-        await store.save_thread(_record())
+        await store.claim_thread(_record())
         assert await store.thread_for_codex("th-1") == _record()
         await store.enqueue_pending("k", "x")
-        assert await store.pop_pending("k") == "x"
+        assert await store.acquire_lease("k", "replica-a", 60)
+        job = await store.start_job("k", "replica-a")
+        assert job is not None
+        assert job.mention == "x"
+        assert await store.get_job("k") == job
         await store.set_active_turn("th-1", "t", "U1", "1.1")
         assert (await store.get_active_turn("th-1")) is not None
     finally:
