@@ -34,7 +34,7 @@ def _read_stripped(path: Path, what: str) -> bytes:
     try:
         data = path.read_bytes().strip()
     except OSError as exc:
-        raise AuthError(f"cannot read the {what} file {path}: {exc.strerror}") from None
+        raise AuthError(f"cannot read the {what} file {path}: {exc.strerror}") from exc
     if not data:
         raise AuthError(f"the {what} file {path} is empty")
     return data
@@ -61,6 +61,8 @@ class CapabilityTokenAuth:
         try:
             text = token.decode("ascii")
         except UnicodeDecodeError:
+            # Not chained, on purpose: the UnicodeDecodeError holds the token's bytes, and a
+            # logged cause (or an error tracker's capture of it) would leak them.
             raise AuthError(f"the capability token in {self.token_file} is not ASCII") from None
         return {"Authorization": f"Bearer {text}"}
 

@@ -153,15 +153,18 @@ class Connection:
         if self._closed:
             raise ConnectionLost(f"connection to {self.endpoint.key} is closed")
         timeout = self._settings.request_timeout if timeout is None else timeout
-        request_id, frame = self._core.build_request(method, params)
+        try:
+            request_id, frame = self._core.build_request(method, params)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"cannot send {method}: its params are not JSON: {exc}") from exc
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._futures[request_id] = future
         try:
             await self._transport.send(frame)
             async with asyncio.timeout(timeout):
                 return await future
-        except TimeoutError:
-            raise RequestTimeout(method, timeout) from None
+        except TimeoutError as exc:
+            raise RequestTimeout(method, timeout) from exc
         finally:
             del self._futures[request_id]
             self._core.forget(request_id)
@@ -172,7 +175,11 @@ class Connection:
         """Send a notification."""
         if self._closed:
             raise ConnectionLost(f"connection to {self.endpoint.key} is closed")
-        await self._transport.send(self._core.build_notification(method, params))
+        try:
+            frame = self._core.build_notification(method, params)
+        except (TypeError, ValueError) as exc:
+            raise ProtocolError(f"cannot send {method}: its params are not JSON: {exc}") from exc
+        await self._transport.send(frame)
 
     async def start_turn(
         self, thread_id: str, params: dict[str, Any]
@@ -258,13 +265,15 @@ class Connection:
             )
             try:
                 result = await handler(approval)
+                if not isinstance(result, dict):
+                    raise TypeError(f"the handler returned {type(result).__name__}, not a dict")
+                frame = self._core.build_result(request.id, result)
             except Exception:
+                # A refusal, so the turn goes on: an unanswered request would stall it.
                 logger.exception("approval handler failed on %s", request.method)
                 frame = self._core.build_error(
                     request.id, ErrorCode.INTERNAL_ERROR, "the client failed to decide"
                 )
-            else:
-                frame = self._core.build_result(request.id, result)
         with contextlib.suppress(ConnectionLost):
             await self._transport.send(frame)
 

@@ -8,7 +8,8 @@
     │                             turn streams fail with it, the pool reconnects behind
     ├── AuthError                 HTTP 401 on the WebSocket upgrade, or unreadable credentials;
     │                             never retried by ``CodexPool.start``
-    ├── ProtocolError             the peer broke the protocol (e.g. a result of the wrong shape)
+    ├── ProtocolError             a message broke the protocol: the peer's (a result of the
+    │                             wrong shape), or ours (params that are not JSON)
     ├── RequestTimeout            no answer within the request timeout
     ├── TurnLost                  a turn to re-attach to is not running on its server any
     │                             more and never finished there (the server restarted)
@@ -56,7 +57,8 @@ class AuthError(CodexError):
 
 
 class ProtocolError(CodexError):
-    """The peer sent something the protocol does not allow where it was sent."""
+    """The peer sent something the protocol does not allow where it was sent, or a request's
+    params could not be sent at all (not JSON, or text that is not UTF-8)."""
 
 
 class RequestTimeout(CodexError):

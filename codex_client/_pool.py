@@ -316,10 +316,10 @@ class CodexPool:
                     await slot.ready.wait()
                     if slot.live is None:
                         slot.ready.clear()
-        except TimeoutError:
+        except TimeoutError as exc:
             raise ConnectionLost(
                 f"{slot.endpoint.key} is unreachable: {slot.last_error or 'reconnecting'}"
-            ) from None
+            ) from exc
         return conn
 
     # -- public operations ------------------------------------------------------------

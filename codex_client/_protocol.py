@@ -100,6 +100,17 @@ Event = Response | ErrorResponse | Notification | ServerRequest | Malformed
 
 _NO_PARAMS: dict[str, Any] = {}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _encode(message: dict[str, Any]) -> str:
+    """A frame for ``message``; raises TypeError or ValueError if it is not JSON, or not
+    UTF-8 (a lone surrogate, such as half of a cut emoji), before any state changes."""
+    frame = _dumps(message)
+    if not frame.isascii():
+        frame.encode()  # UnicodeEncodeError here rather than in a transport's send
+    return frame
+
+
 # json.loads minus its argument checks: this runs once per received frame.
 _decode = json.JSONDecoder().decode
 
@@ -123,14 +134,18 @@ class ProtocolCore:
         return dict(self._pending)
 
     def build_request(self, method: str, params: dict[str, Any] | None) -> tuple[int, str]:
-        """Allocate an id for a request and return it with the frame to send."""
+        """Allocate an id for a request and return it with the frame to send.
+
+        Raises TypeError or ValueError, and allocates nothing, if ``params`` cannot be sent.
+        """
         request_id = self._next_id
-        self._next_id += 1
-        self._pending[request_id] = method
         message: dict[str, Any] = {"id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        return request_id, _dumps(message)
+        frame = _encode(message)
+        self._next_id += 1
+        self._pending[request_id] = method
+        return request_id, frame
 
     def forget(self, request_id: RequestId) -> None:
         """Stop waiting for ``request_id`` (timed out or cancelled); a late answer is dropped."""
@@ -147,17 +162,18 @@ class ProtocolCore:
         message: dict[str, Any] = {"method": method}
         if params is not None:
             message["params"] = params
-        return _dumps(message)
+        return _encode(message)
 
     @staticmethod
     def build_result(request_id: RequestId, result: dict[str, Any]) -> str:
-        """The frame answering a server request with ``result``."""
-        return _dumps({"id": request_id, "result": result})
+        """The frame answering a server request with ``result`` (TypeError or ValueError if
+        it cannot be sent)."""
+        return _encode({"id": request_id, "result": result})
 
     @staticmethod
     def build_error(request_id: RequestId, code: int, message: str) -> str:
         """The frame answering a server request with a JSON-RPC error."""
-        return _dumps({"id": request_id, "error": {"code": code, "message": message}})
+        return _dumps({"id": request_id, "error": {"code": int(code), "message": message}})
 
     def receive(self, frame: str | bytes) -> list[Event]:
         """Parse one received frame into events (a JSON array is treated as a batch)."""

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from ._auth import Auth, NoAuth
 from ._errors import AuthError, ConnectionLost, TransportError
@@ -163,25 +163,27 @@ class WebSocketTransport:
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status == 401:
-                raise AuthError(f"{url} refused the credentials (HTTP 401)") from None
-            raise TransportError(f"{url} refused the WebSocket upgrade (HTTP {status})") from None
+                raise AuthError(f"{url} refused the credentials (HTTP 401)") from exc
+            raise TransportError(f"{url} refused the WebSocket upgrade (HTTP {status})") from exc
         except InvalidURI as exc:
-            raise TransportError(f"invalid endpoint URL {url!r}: {exc}") from None
-        except (OSError, InvalidHandshake, TimeoutError, ssl.SSLError) as exc:
+            raise TransportError(f"invalid endpoint URL {url!r}: {exc}") from exc
+        except (OSError, WebSocketException, TimeoutError) as exc:
+            # OSError covers refused connections and TLS failures (ssl.SSLError); the
+            # websockets base class, a handshake the server botched.
             raise TransportError(f"cannot connect to {url}: {exc or type(exc).__name__}") from exc
         return cls(ws, url)
 
     async def send(self, frame: str) -> None:
         try:
             await self._ws.send(frame)
-        except ConnectionClosed as exc:
-            raise ConnectionLost(f"connection to {self._url} closed: {exc}") from None
+        except (ConnectionClosed, OSError) as exc:
+            raise ConnectionLost(f"connection to {self._url} closed: {exc}") from exc
 
     async def recv(self) -> str | bytes:
         try:
             return await self._ws.recv()
-        except ConnectionClosed as exc:
-            raise ConnectionLost(f"connection to {self._url} closed: {exc}") from None
+        except (ConnectionClosed, OSError) as exc:
+            raise ConnectionLost(f"connection to {self._url} closed: {exc}") from exc
 
     async def close(self) -> None:
         await self._ws.close()
@@ -239,14 +241,17 @@ class StdioTransport:
         try:
             self._stdin.write(frame.encode() + b"\n")
             await self._stdin.drain()
-        except (BrokenPipeError, ConnectionResetError, RuntimeError) as exc:
-            raise ConnectionLost(f"{self._name} stdin closed: {exc}") from None
+        except (OSError, RuntimeError) as exc:
+            # BrokenPipeError and ConnectionResetError; RuntimeError once the pipe is closed.
+            raise ConnectionLost(f"{self._name} stdin closed: {exc}") from exc
 
     async def recv(self) -> str | bytes:
         try:
             line = await self._stdout.readline()
         except (ValueError, asyncio.LimitOverrunError) as exc:
-            raise ConnectionLost(f"{self._name} sent an oversized line: {exc}") from None
+            raise ConnectionLost(f"{self._name} sent an oversized line: {exc}") from exc
+        except OSError as exc:
+            raise ConnectionLost(f"{self._name} stdout failed: {exc}") from exc
         if not line:
             code = await self._proc.wait()
             raise ConnectionLost(f"{self._name} exited with code {code}")

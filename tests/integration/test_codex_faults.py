@@ -20,6 +20,7 @@ from codex_client import (
     ConnectionLost,
     Endpoint,
     NoActiveTurn,
+    ProtocolError,
     RequestTimeout,
     ServerOverloaded,
     SignedBearerTokenAuth,
@@ -295,27 +296,45 @@ async def test_server_requests_are_answered_by_the_handler_or_refused(
     assert refused["error"]["code"] == -32601
 
 
+@pytest.mark.parametrize("failure", ["raises", "not JSON", "not a dict"])
 async def test_a_failing_handler_still_answers_so_the_turn_cannot_stall(
-    fake: FakeAppServer, sleeps: RecordingSleep
+    fake: FakeAppServer, sleeps: RecordingSleep, failure: str
 ) -> None:
-    """An approval handler that raises yields a JSON-RPC error answer (a refusal)."""
+    """An approval handler that raises, or whose answer cannot be sent, yields a JSON-RPC
+    error answer (a refusal)."""
 
-    async def broken(request: ApprovalRequest) -> dict[str, Any]:
-        raise RuntimeError("bug")
+    async def broken(request: ApprovalRequest) -> Any:
+        if failure == "raises":
+            raise RuntimeError("bug")
+        return {"decision": object()} if failure == "not JSON" else ["accept"]
 
     async with make_pool(fake.url, sleeps, approval_handler=broken):
         answer = await fake.server_request("item/fileChange/requestApproval", {"threadId": "t"})
     assert answer["error"]["code"] == -32603
 
 
+async def test_params_that_are_not_json_raise_protocol_error(
+    fake: FakeAppServer, sleeps: RecordingSleep
+) -> None:
+    """A request whose params cannot be sent raises ProtocolError (a CodexError), chained to
+    the encoder's error, and the connection lives on."""
+    async with make_pool(fake.url, sleeps) as pool:
+        with pytest.raises(ProtocolError) as caught:
+            await pool.request("thread/start", {"cwd": object()})
+        thread = await pool.start_thread()
+    assert isinstance(caught.value.__cause__, TypeError)
+    assert thread.id
+
+
 async def test_an_unanswered_request_times_out(fake: FakeAppServer, sleeps: RecordingSleep) -> None:
     """A request the server never answers raises RequestTimeout and the connection lives on."""
     fake.stall.add("fake/neverAnswered")
     async with make_pool(fake.url, sleeps, request_timeout=0.2) as pool:
-        with pytest.raises(RequestTimeout):
+        with pytest.raises(RequestTimeout) as caught:
             await pool.request("fake/neverAnswered", {})
         thread = await pool.start_thread()
     assert thread.id
+    assert isinstance(caught.value.__cause__, TimeoutError)
 
 
 async def test_steer_errors_map_to_typed_exceptions(
@@ -347,8 +366,9 @@ async def test_start_fails_with_transport_error_when_nothing_listens(
     pool = make_pool(f"ws://127.0.0.1:{port}", sleeps)
     reconnected = asyncio.Event()
     pool.add_reconnect_listener(lambda key: reconnected.set())
-    with pytest.raises(TransportError):
+    with pytest.raises(TransportError) as caught:
         await pool.start()
+    assert isinstance(caught.value.__cause__, OSError)
     late = FakeAppServer()
     late.port = port
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from pathlib import Path
 
 import pytest
 
@@ -91,3 +92,17 @@ def test_typed_errors_can_be_raised_plainly_by_fakes() -> None:
     assert NoActiveTurn().message == "no active turn to steer"
     assert ServerOverloaded().code == -32001
     assert ThreadNotFound(thread_id="t9").message == "thread not found: t9"
+
+
+def test_errors_keep_their_cause() -> None:
+    """The client chains what it translates (``raise … from exc``); the one exception is the
+    capability token's decode error, which holds the token's bytes."""
+    package = Path(codex_client.__file__).parent
+    unchained = [
+        f"{path.name}:{number}"
+        for path in sorted(package.glob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if line.rstrip().endswith("from None")
+    ]
+    assert len(unchained) == 1
+    assert unchained[0].startswith("_auth.py:")

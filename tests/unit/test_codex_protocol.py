@@ -6,6 +6,8 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+
 import codex_client
 from codex_client._protocol import (
     ErrorCode,
@@ -172,3 +174,16 @@ def test_error_codes_are_written_only_in_the_error_code_table() -> None:
     assert found == []
     assert int(ErrorCode.SERVER_OVERLOADED) == -32001
     assert ErrorCode(-32603) is ErrorCode.INTERNAL_ERROR
+
+
+def test_a_frame_that_cannot_be_sent_fails_before_any_state_changes() -> None:
+    """Params that are not JSON, or text that is not UTF-8, raise without using an id."""
+    core = ProtocolCore()
+    with pytest.raises(TypeError):
+        core.build_request("turn/start", {"input": object()})
+    with pytest.raises(ValueError, match="surrogate"):
+        core.build_request("turn/start", {"input": "half an emoji \ud83d"})
+    with pytest.raises(ValueError, match="surrogate"):
+        ProtocolCore.build_result(0, {"text": "\udc00"})
+    assert core.pending == {}
+    assert core.build_request("a", {})[0] == 1
