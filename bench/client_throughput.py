@@ -59,7 +59,7 @@ async def fake_server(*args: str) -> AsyncIterator[str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.fakes.fake_app_server",
+        "codex_client.testing",
         *args,
         stdout=asyncio.subprocess.PIPE,
     )

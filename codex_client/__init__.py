@@ -45,7 +45,7 @@ from ._models import (
 from ._pool import CodexPool
 from ._retry import Backoff
 from ._threads import ThreadHandle, TurnHandle, TurnPager
-from ._transport import Endpoint, TlsOptions
+from ._transport import Endpoint, TlsOptions, Transport, TransportFactory
 
 __all__ = [
     "AgentMessageDelta",
@@ -72,7 +72,9 @@ __all__ = [
     "ThreadItem",
     "ThreadNotFound",
     "TlsOptions",
+    "Transport",
     "TransportError",
+    "TransportFactory",
     "Turn",
     "TurnCompleted",
     "TurnError",

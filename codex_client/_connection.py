@@ -42,7 +42,7 @@ from ._protocol import (
 )
 from ._retry import Backoff, retry_overloaded
 from ._routing import Router, TurnStream
-from ._transport import Endpoint, Transport, open_transport
+from ._transport import Endpoint, Transport, TransportFactory, open_transport
 
 logger = logging.getLogger("codex_client.connection")
 
@@ -67,6 +67,8 @@ class Settings:
     overload_retries: int = 6
     backoff: Backoff = field(default_factory=Backoff)
     approval_handler: ApprovalHandler | None = None
+    transport_factory: TransportFactory | None = None
+    """Opens transports instead of :func:`open_transport` (tests' in-memory doubles)."""
 
 
 LostCallback = Callable[["Connection", ConnectionLost, set[str]], None]
@@ -101,7 +103,10 @@ class Connection:
         cls, endpoint: Endpoint, settings: Settings, on_lost: LostCallback | None = None
     ) -> Connection:
         """Connect, send ``initialize`` and ``initialized``; raises AuthError, TransportError…"""
-        transport = await open_transport(endpoint, open_timeout=settings.open_timeout)
+        if settings.transport_factory is not None:
+            transport = await settings.transport_factory(endpoint)
+        else:
+            transport = await open_transport(endpoint, open_timeout=settings.open_timeout)
         conn = cls(endpoint, transport, settings, on_lost)
         try:
             client = settings.client

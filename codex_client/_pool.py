@@ -35,7 +35,7 @@ from ._protocol import ErrorCode
 from ._retry import Backoff, retry_forever
 from ._routing import TurnStream
 from ._threads import ThreadHandle
-from ._transport import Endpoint
+from ._transport import Endpoint, TransportFactory
 
 logger = logging.getLogger("codex_client.pool")
 
@@ -60,7 +60,12 @@ class _Slot:
 
 
 class CodexPool:
-    """Connections to one or more app-servers; use as ``async with CodexPool([...]) as pool``."""
+    """Connections to one or more app-servers; use as ``async with CodexPool([...]) as pool``.
+
+    ``transport_factory`` replaces how connections are opened (WebSocket or stdio, from the
+    endpoint) with a function of the endpoint: tests pass an in-memory server's, see
+    :mod:`codex_client.testing`.
+    """
 
     def __init__(
         self,
@@ -74,6 +79,7 @@ class CodexPool:
         backoff: Backoff | None = None,
         approval_handler: ApprovalHandler | None = None,
         open_timeout: float = 10.0,
+        transport_factory: TransportFactory | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("a pool needs at least one endpoint")
@@ -87,6 +93,7 @@ class CodexPool:
             overload_retries=overload_retries,
             backoff=backoff or Backoff(),
             approval_handler=approval_handler,
+            transport_factory=transport_factory,
         )
         self._endpoints = list(endpoints)
         self._slots = [

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import os
 import ssl
-from collections.abc import Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -100,6 +100,12 @@ class Transport(Protocol):
 
     async def close(self) -> None:
         """Close the transport; idempotent."""
+
+
+TransportFactory = Callable[[Endpoint], Awaitable[Transport]]
+"""Opens a transport to an endpoint in place of the WebSocket or stdio one (a test double's,
+such as :meth:`codex_client.testing.FakeAppServer.connect`); raises TransportError (or
+AuthError) when it cannot."""
 
 
 async def open_transport(endpoint: Endpoint, *, open_timeout: float) -> Transport:

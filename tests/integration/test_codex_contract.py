@@ -281,6 +281,7 @@ def test_method_names_in_the_client_source_exist(schema_dir: Path) -> None:
     literals = {
         node.value
         for path in package.glob("*.py")
+        if path.name != "testing.py"  # the fake app-server sends unknown methods on purpose
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.Constant)
         and isinstance(node.value, str)

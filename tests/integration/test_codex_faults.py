@@ -30,8 +30,8 @@ from codex_client import (
     TurnMismatch,
     TurnStarted,
 )
+from codex_client.testing import FakeAppServer
 from tests.conftest import free_port
-from tests.fakes.fake_app_server import FakeAppServer
 
 
 class RecordingSleep:

@@ -19,6 +19,8 @@ EXPECTED = {
     "SignedBearerTokenAuth",
     "TlsOptions",
     "Backoff",
+    "Transport",  # what a transport_factory opens (tests' in-memory doubles)
+    "TransportFactory",
     # handles and results
     "ThreadHandle",
     "TurnHandle",
