@@ -229,10 +229,7 @@ async def test_a_crowd_asks_a_few_times_per_grant_not_once_per_waiting_stream(
 ) -> None:
     """Eighty eager streams starting together over two replicas: the budget holds, and each
     grant costs a few asks, not one ask per waiting stream per token."""
-    budgets = [
-        _CountingBudget(redis_client, BudgetPolicy(), clock=clock)
-        for _ in range(2)
-    ]
+    budgets = [_CountingBudget(redis_client, BudgetPolicy(), clock=clock) for _ in range(2)]
     grants = await _simulate(list(budgets), clock, streams=80, seconds=240)
     everything = [t for times in grants.values() for t in times]
     assert _max_in_window(everything, 60) <= 50
