@@ -8,7 +8,7 @@ short id of the page's state kept in Redis (:meth:`bot.store.Store.save_cursor`)
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
 from bot import render
 from bot.bridge import Bridge, author_of
@@ -78,14 +78,8 @@ class Recaps:
             title=title,
             older_value=short_id if next_cursor else None,
             share_value=short_id if turns else None,
+            at_first_turn=next_cursor is None and bool(turns),
         )
-        if next_cursor is None and turns:
-            end = {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": "_That is the thread's first turn._"}],
-            }
-            at = len(blocks) - 1 if blocks[-1]["type"] == "actions" else len(blocks)
-            blocks.insert(at, end)
         await self.replies.tell(req, title, blocks=blocks, replace_original=replace_original)
 
     async def _page(
@@ -139,12 +133,7 @@ class Recaps:
             return
         turns, _ = await self._page(record, limit, state.get("cursor"))
         title = f"Recap shared by {req.user}"
-        blocks = render.recap_blocks(turns, title="Recap")
-        blocks.insert(1, _context(f"Shared by <@{req.user}>"))
+        blocks = render.recap_blocks(turns, title="Recap", shared_by=req.user)
         await self.slack.chat_postMessage(
             channel=record.channel, thread_ts=record.thread_ts, text=title, blocks=blocks
         )
-
-
-def _context(text: str) -> dict[str, Any]:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}

@@ -229,6 +229,23 @@ def test_recap_blocks_show_each_turn_and_the_paging_buttons() -> None:
     assert render.recap_blocks([], older_value=None)[-1]["type"] == "section"
 
 
+def test_a_shared_recap_and_its_first_turn_say_so() -> None:
+    """``shared_by`` adds who shared it under the header; ``at_first_turn`` a last line."""
+    turn = render.RecapTurn(prompt="hi", answer="hello", status="completed")
+    blocks = render.recap_blocks(
+        [turn], title="Recap", share_value="s1", at_first_turn=True, shared_by="U7"
+    )
+    assert blocks[1] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "Shared by <@U7>"}],
+    }
+    assert blocks[-2] == {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": "_That is the thread's first turn._"}],
+    }
+    assert blocks[-1]["type"] == "actions"
+
+
 def test_recap_turn_reads_a_summary_turn() -> None:
     """The prompt is the first user message, the answer the last agent message."""
     turn = {
