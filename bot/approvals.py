@@ -32,7 +32,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -44,7 +44,15 @@ from bot import render
 from bot.access import Access
 from bot.config import Settings
 from bot.store import APPROVAL_TTL, ApprovalDecision, ApprovalRecord, Store
-from codex_client import ApprovalRequest, ItemStarted, ThreadItem, TurnCompleted, TurnEvent
+from codex_client import (
+    ApprovalRequest,
+    CommandExecutionApproval,
+    FileChangeApproval,
+    FileChangeItem,
+    ItemStarted,
+    TurnCompleted,
+    TurnEvent,
+)
 
 if TYPE_CHECKING:
     from bot.bridge import Bridge
@@ -98,7 +106,10 @@ def refusal(method: str) -> dict[str, Any]:
 
 def offered_decisions(request: ApprovalRequest) -> list[Any]:
     """The decisions to offer as buttons: the server's list, with ``decline`` always in it."""
-    offered = request.available_decisions
+    details = request.details
+    offered: list[Any] = []
+    if isinstance(details, CommandExecutionApproval) and details.available_decisions:
+        offered = list(details.available_decisions)
     if not offered:
         offered = list(
             _FILE_DECISIONS if request.method == FILE_CHANGE_APPROVAL else _COMMAND_DECISIONS
@@ -137,7 +148,7 @@ class Approvals:
         self._waiters: dict[str, _Waiter] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._items: OrderedDict[str, ThreadItem] = OrderedDict()
+        self._items: OrderedDict[str, FileChangeItem] = OrderedDict()
         self._item_seen = asyncio.Condition()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -148,10 +159,11 @@ class Approvals:
         if request.method not in (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL):
             log.info("refused a %s request from Codex", request.method)
             return refusal(request.method)
-        if request.thread_id is None or request.turn_id is None:
-            return {"decision": "decline"}
+        details = request.details
+        if not isinstance(details, CommandExecutionApproval | FileChangeApproval):
+            return {"decision": "decline"}  # params that do not fit: no ids to ask about
         try:
-            return await self._ask(request, request.thread_id, request.turn_id)
+            return await self._ask(request, details)
         except (redis.exceptions.RedisError, SlackApiError) as exc:
             # Nobody can be asked, so the safe answer is no; the turn goes on without it.
             log.error("could not ask for an approval (%s); declined", type(exc).__name__)
@@ -159,7 +171,7 @@ class Approvals:
 
     def observe(self, event: TurnEvent) -> None:
         """See a turn's events (hooked into the bridge): file-change items, turn ends."""
-        if isinstance(event, ItemStarted) and event.item.type == "fileChange":
+        if isinstance(event, ItemStarted) and isinstance(event.item, FileChangeItem):
             self._items[event.item.id] = event.item
             while len(self._items) > REMEMBERED_ITEMS:
                 self._items.popitem(last=False)
@@ -174,14 +186,17 @@ class Approvals:
         async with self._item_seen:
             self._item_seen.notify_all()
 
-    async def _ask(self, request: ApprovalRequest, thread_id: str, turn_id: str) -> dict[str, Any]:
+    async def _ask(
+        self, request: ApprovalRequest, details: CommandExecutionApproval | FileChangeApproval
+    ) -> dict[str, Any]:
+        thread_id, turn_id = details.thread_id, details.turn_id
         record = await self.store.thread_for_codex(thread_id)
         if record is None:
             log.warning("declined an approval for a Codex thread with no Slack thread")
             return {"decision": "decline"}
         active = await self.store.get_active_turn(thread_id)
         started_by = active.user if active and active.turn_id == turn_id else record.started_by
-        prompt = await self._prompt(request, started_by)
+        prompt = await self._prompt(details, started_by)
         decisions = offered_decisions(request)
         approval_id = secrets.token_urlsafe(9)
         waiter = _Waiter(
@@ -247,29 +262,27 @@ class Approvals:
         self._spawn(self._show(approval_id, waiter, outcome))
         return {"decision": value}
 
-    async def _prompt(self, request: ApprovalRequest, started_by: str) -> render.ApprovalPrompt:
-        if request.method == COMMAND_APPROVAL:
-            cwd = request.params.get("cwd")
+    async def _prompt(
+        self, details: CommandExecutionApproval | FileChangeApproval, started_by: str
+    ) -> render.ApprovalPrompt:
+        if isinstance(details, CommandExecutionApproval):
             return render.ApprovalPrompt(
                 kind="command",
                 started_by=started_by,
-                command=_command_line(request.params),
-                cwd=cwd if isinstance(cwd, str) else None,
-                reason=request.reason,
+                command=_command_line(details),
+                cwd=details.cwd,
+                reason=details.reason,
             )
-        item = await self._item(request.item_id)
-        raw_changes = (item.model_extra or {}).get("changes") if item is not None else None
-        changes: list[tuple[str, str]] = []
-        for change in raw_changes if isinstance(raw_changes, list) else []:
-            if isinstance(change, Mapping):
-                kind = change.get("kind")
-                kind = kind.get("type") if isinstance(kind, Mapping) else kind
-                changes.append((str(kind or "change"), str(change.get("path") or "?")))
+        item = await self._item(details.item_id)
+        changes = tuple(
+            (change.kind.type if change.kind else "change", change.path or "?")
+            for change in (item.changes if item is not None else [])
+        )
         return render.ApprovalPrompt(
-            kind="fileChange", started_by=started_by, reason=request.reason, changes=tuple(changes)
+            kind="fileChange", started_by=started_by, reason=details.reason, changes=changes
         )
 
-    async def _item(self, item_id: str | None) -> ThreadItem | None:
+    async def _item(self, item_id: str | None) -> FileChangeItem | None:
         """The started file-change item ``item_id``: its event comes just before the request,
         but the bridge may not have read it yet."""
         if item_id is None:
@@ -440,14 +453,12 @@ class Approvals:
             log.warning("an approval's follow-up failed: %s", type(exc).__name__)
 
 
-def _command_line(params: Mapping[str, Any]) -> str | None:
+def _command_line(details: CommandExecutionApproval) -> str | None:
     """The command to show: the parsed actions' commands when Codex gave them, else the raw one."""
-    actions = [a for a in params.get("commandActions") or [] if isinstance(a, Mapping)]
-    shown = [str(a["command"]) for a in actions if isinstance(a.get("command"), str)]
-    if shown and len(shown) == len(actions):
+    shown = [a.command for a in details.command_actions or [] if a.command is not None]
+    if shown and len(shown) == len(details.command_actions or []):
         return " && ".join(shown)
-    command = params.get("command")
-    return command if isinstance(command, str) else None
+    return details.command
 
 
 def _already(decision: ApprovalDecision) -> str:

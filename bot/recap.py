@@ -14,7 +14,7 @@ from bot import render
 from bot.bridge import Bridge, author_of
 from bot.replies import PrivateReplies, Requester
 from bot.store import ThreadRecord
-from codex_client import Turn
+from codex_client import Turn, UserMessageItem
 
 NO_CODEX_HERE: Final = (
     "There is no Codex conversation in that thread. Mention me in a thread to start one."
@@ -26,7 +26,7 @@ ELSEWHERE: Final = (
 
 def _turn_author(turn: Turn) -> str | None:
     for item in turn.items:
-        if item.type == "userMessage":
+        if isinstance(item, UserMessageItem):
             return author_of(item.client_id)
     return None
 

@@ -28,7 +28,6 @@ from ._errors import (
     TransportError,
     rpc_error,
 )
-from ._models import ApprovalHandler, ApprovalRequest
 from ._protocol import (
     ErrorCode,
     ErrorResponse,
@@ -40,6 +39,7 @@ from ._protocol import (
     Response,
     ServerRequest,
 )
+from ._requests import ApprovalHandler, ApprovalRequest
 from ._retry import Backoff, retry_overloaded
 from ._routing import Router, TurnStream
 from ._transport import Endpoint, Transport, TransportFactory, open_transport

@@ -1,33 +1,40 @@
-"""Typed views of the app-server objects and turn notifications the client hands out.
+"""Typed views of the app-server's objects: thread items, turns, a turn's result.
 
-Attributes are snake_case; each maps to the server's camelCase key (``thread_id`` <->
-``threadId``). Every model keeps unknown keys (``extra="allow"``): the server adds fields
-between versions and a client must not break on them, and callers can still reach a new
-field through ``model_extra``.
+Attributes are snake_case; each maps to the server's camelCase key (``exit_code`` <->
+``exitCode``). Every model keeps unknown keys (``extra="allow"``): the server adds fields
+between versions and a client must not break on them, and a new field stays reachable
+through ``model_extra`` until a model names it.
 
-:func:`parse_event` turns one notification into a :data:`TurnEvent`. It runs once per
-notification on the consumer side, so it is kept cheap: text deltas, by far the most
-frequent event, skip validation (their four fields are plain strings), and a notification
-that fails validation degrades to :class:`OtherNotification` instead of raising.
+A thread item is one of the classes of :data:`ThreadItem`, a union discriminated by the
+item's ``type``, one model per shape (as the MCP Python SDK keeps its content blocks):
+match on the class, ``isinstance(item, AgentMessageItem)``, rather than on ``type``
+strings. An item of a type no class models is an :class:`UnknownItem`, its fields kept as
+extras. A user message's ``content`` is typed the same way (:data:`UserInput`).
 
-Server-to-client requests (approval prompts and the like) are handed to the pool's
-:data:`ApprovalHandler` as :class:`ApprovalRequest` objects; whatever dict the handler
-returns is sent back as the JSON-RPC result (``{"decision": "accept"}``,
-``{"decision": "decline"}``…). A handler that raises, or a pool without a handler, answers
-with a JSON-RPC error, which the server takes as a refusal: an unanswered request would
-stall the turn forever. If the connection drops while a handler runs, the handler's task
-is cancelled (its answer could no longer be delivered); after the reconnect the server may
-ask again.
+Raw JSON becomes these models once, where it enters the client: :func:`parse_item`,
+:func:`parse_turn` and :func:`~codex_client._events.parse_event`. Models are lenient about
+absence (a missing field gets its empty default) but not about shape: an item that does not
+fit its model (a field of the wrong type) is dropped and logged, rather than failing the
+turn it is in.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 logger = logging.getLogger("codex_client.models")
@@ -37,6 +44,244 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", alias_generator=to_camel, populate_by_name=True)
 
 
+def _empty_if_none(empty: Any) -> BeforeValidator:
+    """Read an explicit ``null`` as the field's empty value (``""``, ``[]``)."""
+    return BeforeValidator(lambda value: empty if value is None else value)
+
+
+_Text = Annotated[str, _empty_if_none("")]
+
+_OTHER = "<other>"
+"""The tag of a union's fallback member: no real ``type`` looks like it."""
+
+
+def _tag_of(known: frozenset[str]) -> Callable[[Any], str | None]:
+    """A discriminator: a known ``type`` picks its class, any other string the fallback, and
+    no string at all fails validation."""
+
+    def tag(value: Any) -> str | None:
+        kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        if not isinstance(kind, str):
+            return None
+        return kind if kind in known else _OTHER
+
+    return tag
+
+
+# -- user input ---------------------------------------------------------------------------
+
+
+class TextUserInput(_Model):
+    """Text the user sent."""
+
+    type: Literal["text"] = "text"
+    text: _Text = ""
+
+
+class ImageUserInput(_Model):
+    """An image by ``url`` (or uploaded, ``file_id``)."""
+
+    type: Literal["image"] = "image"
+    url: str | None = None
+    file_id: str | None = None
+
+
+class LocalImageUserInput(_Model):
+    """An image file on the server's machine."""
+
+    type: Literal["localImage"] = "localImage"
+    path: _Text = ""
+
+
+class UnknownUserInput(_Model):
+    """Any other kind of input (``skill``, ``mention``, ``audio``…); its fields are extras."""
+
+    type: str
+
+
+UserInput = Annotated[
+    Annotated[TextUserInput, Tag("text")]
+    | Annotated[ImageUserInput, Tag("image")]
+    | Annotated[LocalImageUserInput, Tag("localImage")]
+    | Annotated[UnknownUserInput, Tag(_OTHER)],
+    Discriminator(_tag_of(frozenset({"text", "image", "localImage"}))),
+]
+"""One part of a user message's ``content``."""
+
+
+# -- thread items -------------------------------------------------------------------------
+
+
+class _Item(_Model):
+    id: str = ""
+
+
+class UserMessageItem(_Item):
+    """What the user sent: ``content`` parts, and ``client_id``, the
+    ``clientUserMessageId`` the turn that sent it was given (None if it had none)."""
+
+    type: Literal["userMessage"] = "userMessage"
+    content: Annotated[list[UserInput], _empty_if_none([])] = Field(default_factory=list)
+    client_id: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The text parts of ``content``, joined by spaces."""
+        return " ".join(part.text for part in self.content if isinstance(part, TextUserInput))
+
+
+class AgentMessageItem(_Item):
+    """What the agent said. ``phase`` is ``commentary``, ``partial_answer``,
+    ``final_answer``, or None when the model did not say (treat it as a final answer)."""
+
+    type: Literal["agentMessage"] = "agentMessage"
+    text: _Text = ""
+    phase: str | None = None
+
+
+class ReasoningItem(_Item):
+    """The model's reasoning: its ``summary`` and raw ``content`` parts, when shared."""
+
+    type: Literal["reasoning"] = "reasoning"
+    summary: Annotated[list[str], _empty_if_none([])] = Field(default_factory=list)
+    content: Annotated[list[str], _empty_if_none([])] = Field(default_factory=list)
+
+
+class PlanItem(_Item):
+    """A proposed plan (experimental); the completed item is authoritative."""
+
+    type: Literal["plan"] = "plan"
+    text: _Text = ""
+
+
+class CommandAction(_Model):
+    """One part of a command, parsed for display. ``type`` is ``read`` (of ``name`` at
+    ``path``), ``listFiles`` (in ``path``), ``search`` (for ``query`` in ``path``) or
+    ``unknown``; ``command`` is the part's own command line."""
+
+    type: str = "unknown"
+    command: str | None = None
+    name: str | None = None
+    path: str | None = None
+    query: str | None = None
+
+
+class CommandExecutionItem(_Item):
+    """A command the agent runs. ``status`` is ``inProgress``, ``completed``, ``failed`` or
+    ``declined``; ``exit_code`` and ``aggregated_output`` arrive with the completed item."""
+
+    type: Literal["commandExecution"] = "commandExecution"
+    command: _Text = ""
+    cwd: str | None = None
+    command_actions: Annotated[list[CommandAction], _empty_if_none([])] = Field(
+        default_factory=list
+    )
+    status: str | None = None
+    aggregated_output: str | None = None
+    exit_code: int | None = None
+    duration_ms: int | None = None
+
+
+class PatchChangeKind(_Model):
+    """How a file changes: ``type`` is ``add``, ``delete`` or ``update`` (which may move the
+    file to ``move_path``)."""
+
+    type: str
+    move_path: str | None = Field(default=None, alias="move_path")
+
+
+def _kind(value: Any) -> Any:
+    # Older servers sent the kind as a bare string.
+    return {"type": value} if isinstance(value, str) else value
+
+
+class FileUpdateChange(_Model):
+    """One file of a file change: its ``path``, ``kind`` and unified ``diff``."""
+
+    path: _Text = ""
+    kind: Annotated[PatchChangeKind | None, BeforeValidator(_kind)] = None
+    diff: _Text = ""
+
+
+class FileChangeItem(_Item):
+    """Files the agent changes. ``status`` is ``inProgress``, ``completed``, ``failed`` or
+    ``declined``."""
+
+    type: Literal["fileChange"] = "fileChange"
+    changes: Annotated[list[FileUpdateChange], _empty_if_none([])] = Field(default_factory=list)
+    status: str | None = None
+
+
+class McpToolCallItem(_Item):
+    """A call of ``tool`` on the MCP ``server``."""
+
+    type: Literal["mcpToolCall"] = "mcpToolCall"
+    server: _Text = ""
+    tool: _Text = ""
+    status: str | None = None
+    arguments: Any = None
+    result: Any = None
+    error: Any = None
+
+
+class WebSearchItem(_Item):
+    """A web search for ``query``."""
+
+    type: Literal["webSearch"] = "webSearch"
+    query: _Text = ""
+
+
+class UnknownItem(_Item):
+    """An item of a type no class here models (``imageView``, ``contextCompaction``…); its
+    fields are extras."""
+
+    type: str
+
+
+ThreadItem = Annotated[
+    Annotated[UserMessageItem, Tag("userMessage")]
+    | Annotated[AgentMessageItem, Tag("agentMessage")]
+    | Annotated[ReasoningItem, Tag("reasoning")]
+    | Annotated[PlanItem, Tag("plan")]
+    | Annotated[CommandExecutionItem, Tag("commandExecution")]
+    | Annotated[FileChangeItem, Tag("fileChange")]
+    | Annotated[McpToolCallItem, Tag("mcpToolCall")]
+    | Annotated[WebSearchItem, Tag("webSearch")]
+    | Annotated[UnknownItem, Tag(_OTHER)],
+    Discriminator(
+        _tag_of(
+            frozenset(
+                {
+                    "userMessage",
+                    "agentMessage",
+                    "reasoning",
+                    "plan",
+                    "commandExecution",
+                    "fileChange",
+                    "mcpToolCall",
+                    "webSearch",
+                }
+            )
+        )
+    ),
+]
+"""One item of a turn: the class tells its kind (see the module's docstring)."""
+
+_ITEM = TypeAdapter[ThreadItem](ThreadItem)
+
+
+def parse_item(data: Any) -> ThreadItem | None:
+    """A validated item, or None (logged) if it does not fit its model."""
+    try:
+        return _ITEM.validate_python(data)
+    except ValidationError as exc:
+        logger.warning("ignoring an item that does not fit: %s", exc.errors()[:1])
+        return None
+
+
+# -- turns --------------------------------------------------------------------------------
+
+
 class TurnError(_Model):
     """Why a turn failed: ``message``, plus ``codex_error_info`` (a string such as
     ``"contextWindowExceeded"`` or an object such as ``{"httpConnectionFailed": {...}}``)."""
@@ -44,24 +289,6 @@ class TurnError(_Model):
     message: str = ""
     codex_error_info: str | dict[str, Any] | None = None
     additional_details: str | None = None
-
-
-class ThreadItem(_Model):
-    """One item of a turn, tagged by ``type`` (``agentMessage``, ``userMessage``,
-    ``commandExecution``, ``fileChange``, ``reasoning``…). Fields not listed here, such as a
-    user message's ``content``, stay reachable as extras."""
-
-    type: str
-    id: str = ""
-    text: str | None = None
-    phase: str | None = None
-    status: str | None = None
-    command: str | None = None
-    cwd: str | None = None
-    aggregated_output: str | None = None
-    exit_code: int | None = None
-    client_id: str | None = None
-    """A user message's ``clientUserMessageId``, as the turn that sent it was given."""
 
 
 class Turn(_Model):
@@ -75,15 +302,6 @@ class Turn(_Model):
     started_at: int | None = None
     completed_at: int | None = None
     duration_ms: int | None = None
-
-
-def parse_item(data: Any) -> ThreadItem | None:
-    """A validated item, or None (logged) if it does not fit the model."""
-    try:
-        return ThreadItem.model_validate(data)
-    except ValidationError as exc:
-        logger.warning("ignoring an item that does not fit: %s", exc.errors()[:1])
-        return None
 
 
 def parse_turn(data: dict[str, Any]) -> Turn:
@@ -100,157 +318,6 @@ def parse_turn(data: dict[str, Any]) -> Turn:
             turn = Turn.model_construct(id=str(data.get("id", "")), status=str(data.get("status")))
         turn.items = items
         return turn
-
-
-class _Event(_Model):
-    METHOD: ClassVar[str] = ""
-
-
-class TurnStarted(_Event):
-    """``turn/started``: the turn is running (its ``items`` are empty)."""
-
-    METHOD: ClassVar[str] = "turn/started"
-    thread_id: str
-    turn: Turn
-
-    @property
-    def turn_id(self) -> str:
-        return self.turn.id
-
-
-class ItemStarted(_Event):
-    """``item/started``: an item began; deltas for it may follow."""
-
-    METHOD: ClassVar[str] = "item/started"
-    thread_id: str
-    turn_id: str
-    item: ThreadItem
-    started_at_ms: int | None = None
-
-
-class ItemCompleted(_Event):
-    """``item/completed``: the authoritative final form of an item."""
-
-    METHOD: ClassVar[str] = "item/completed"
-    thread_id: str
-    turn_id: str
-    item: ThreadItem
-    completed_at_ms: int | None = None
-
-
-class AgentMessageDelta(_Event):
-    """``item/agentMessage/delta``: more text for the agent message ``item_id``.
-
-    Concatenate per ``item_id``: a steered turn can abandon an item that never completes.
-    """
-
-    METHOD: ClassVar[str] = "item/agentMessage/delta"
-    thread_id: str
-    turn_id: str
-    item_id: str
-    delta: str
-
-
-class TurnCompleted(_Event):
-    """``turn/completed``: the last event of a turn, whatever its final status."""
-
-    METHOD: ClassVar[str] = "turn/completed"
-    thread_id: str
-    turn: Turn
-
-    @property
-    def turn_id(self) -> str:
-        return self.turn.id
-
-
-class TurnErrorEvent(_Event):
-    """``error``: the turn hit an error; ``will_retry`` means the server is retrying."""
-
-    METHOD: ClassVar[str] = "error"
-    thread_id: str
-    turn_id: str
-    error: TurnError
-    will_retry: bool = False
-
-
-class OtherNotification(_Event):
-    """Any other notification about the turn or its thread, kept raw."""
-
-    method: str
-    params: dict[str, Any]
-    thread_id: str | None = None
-    turn_id: str | None = None
-
-
-TurnEvent = (
-    TurnStarted
-    | ItemStarted
-    | ItemCompleted
-    | AgentMessageDelta
-    | TurnCompleted
-    | TurnErrorEvent
-    | OtherNotification
-)
-
-_TYPED: dict[str, type[_Event]] = {
-    cls.METHOD: cls
-    for cls in (TurnStarted, ItemStarted, ItemCompleted, TurnCompleted, TurnErrorEvent)
-}
-
-
-_new = object.__new__
-_set = object.__setattr__
-_E = TypeVar("_E", bound=_Event)
-
-
-def _construct(cls: type[_E], values: dict[str, Any]) -> _E:
-    """``cls.model_construct(**values)`` for a model whose every field is in ``values``.
-
-    model_construct was the largest cost on the delta path (it walks every field and its
-    defaults); this sets the same four slots directly. A unit test checks the result equals
-    a validated model, so a pydantic change that breaks this is caught.
-    """
-    model = _new(cls)
-    _set(model, "__dict__", values)
-    _set(model, "__pydantic_fields_set__", set(values))
-    _set(model, "__pydantic_extra__", {})
-    _set(model, "__pydantic_private__", None)
-    return model
-
-
-def parse_event(method: str, params: dict[str, Any]) -> TurnEvent:
-    """The typed event for one notification; unknown or invalid ones become OtherNotification."""
-    if method == "item/agentMessage/delta":
-        delta = params.get("delta")
-        item_id = params.get("itemId")
-        if delta.__class__ is str and item_id.__class__ is str:
-            return _construct(
-                AgentMessageDelta,
-                {
-                    "thread_id": params.get("threadId", ""),
-                    "turn_id": params.get("turnId", ""),
-                    "item_id": item_id,
-                    "delta": delta,
-                },
-            )
-    else:
-        cls = _TYPED.get(method)
-        if cls is not None:
-            try:
-                event: TurnEvent = cls.model_validate(params)  # type: ignore[assignment]
-            except ValidationError:
-                pass
-            else:
-                return event
-    return _construct(
-        OtherNotification,
-        {
-            "method": method,
-            "params": params,
-            "thread_id": params.get("threadId"),
-            "turn_id": params.get("turnId"),
-        },
-    )
 
 
 @dataclass
@@ -283,46 +350,3 @@ class TurnsPage:
     next_cursor: str | None
     cursor: str | None
     backwards_cursor: str | None = None
-
-
-COMMAND_APPROVAL = "item/commandExecution/requestApproval"
-FILE_CHANGE_APPROVAL = "item/fileChange/requestApproval"
-
-
-@dataclass
-class ApprovalRequest:
-    """One server-to-client request, with the ids needed to route it to a conversation."""
-
-    method: str
-    request_id: int | str
-    thread_id: str | None
-    turn_id: str | None
-    params: dict[str, Any]
-    endpoint_key: str
-
-    @property
-    def item_id(self) -> str | None:
-        """The item (command, file change…) the request is about, when it names one."""
-        value = self.params.get("itemId")
-        return value if isinstance(value, str) else None
-
-    @property
-    def command(self) -> str | None:
-        """The command line awaiting approval (command approvals only)."""
-        value = self.params.get("command")
-        return value if isinstance(value, str) else None
-
-    @property
-    def reason(self) -> str | None:
-        """The model's stated reason, when it gave one."""
-        value = self.params.get("reason")
-        return value if isinstance(value, str) else None
-
-    @property
-    def available_decisions(self) -> list[Any]:
-        """The decisions the server offers (strings or objects); empty when it lists none."""
-        value = self.params.get("availableDecisions")
-        return list(value) if isinstance(value, list) else []
-
-
-ApprovalHandler = Callable[[ApprovalRequest], Awaitable[dict[str, Any]]]

@@ -30,8 +30,8 @@ from ._errors import (
     ThreadNotFound,
     TurnLost,
 )
-from ._models import ApprovalHandler
 from ._protocol import ErrorCode
+from ._requests import ApprovalHandler
 from ._retry import Backoff, retry_forever
 from ._routing import TurnStream
 from ._threads import ThreadHandle

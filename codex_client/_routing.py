@@ -20,7 +20,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-from ._models import TurnError, TurnResult, parse_item, parse_turn
+from ._models import AgentMessageItem, TurnError, TurnResult, parse_item, parse_turn
 
 Raw = tuple[str, dict[str, Any]]
 
@@ -123,13 +123,13 @@ def summarise(turn_data: dict[str, Any], completed_messages: list[dict[str, Any]
     """A :class:`TurnResult` from the ``turn/completed`` turn and the agent messages that
     completed during the turn (``item/completed``), in arrival order."""
     turn = parse_turn(turn_data)
-    messages = [m for m in map(parse_item, completed_messages) if m is not None]
+    messages = [m for m in map(parse_item, completed_messages) if isinstance(m, AgentMessageItem)]
     seen = {m.id for m in messages}
     # turn.items is the server's own summary; it can list a message we never saw complete
     # (e.g. events lost before a subscription), so merge it in.
-    messages += [i for i in turn.items if i.type == "agentMessage" and i.id not in seen]
+    messages += [i for i in turn.items if isinstance(i, AgentMessageItem) and i.id not in seen]
     final = [m for m in messages if m.phase in (None, "final_answer")] or messages
-    final_text = (final[-1].text or "") if final else ""
+    final_text = final[-1].text if final else ""
     error: TurnError | None = turn.error
     return TurnResult(
         status=turn.status,

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
-from ._models import TurnEvent, TurnResult, TurnsPage, parse_event, parse_turn
+from ._events import TurnEvent, parse_event
+from ._models import TurnResult, TurnsPage, UserMessageItem, parse_turn
 from ._routing import TurnStream
 
 
@@ -117,7 +118,7 @@ class ThreadHandle:
         page = await self.turns(limit=newest).next_page()
         for turn in page.turns if page is not None else []:
             for item in turn.items:
-                if item.type == "userMessage" and item.client_id == client_user_message_id:
+                if isinstance(item, UserMessageItem) and item.client_id == client_user_message_id:
                     return turn.id
         return None
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from bot.mrkdwn import escape
 from bot.render._blocks import Block, actions, button, context, header, section
 from bot.render._text import short
+from codex_client import AgentMessageItem, Turn, UserMessageItem
 
 ACTION_RECAP_OLDER: Final = "codex_recap_older"
 ACTION_RECAP_SHARE: Final = "codex_recap_share"
@@ -29,23 +30,20 @@ class RecapTurn:
     asked_by: str | None = None
 
 
-def recap_turn(turn: Any, *, asked_by: str | None = None) -> RecapTurn:
-    """A :class:`RecapTurn` from a Codex turn (mapping or model) in the ``summary`` view."""
-    data = _as_mapping(turn)
+def recap_turn(turn: Turn, *, asked_by: str | None = None) -> RecapTurn:
+    """A :class:`RecapTurn` from a Codex turn in the ``summary`` view: its first user
+    message's text, and its last agent message."""
     prompt, answer = "", ""
-    for item in data.get("items") or []:
-        entry = _as_mapping(item)
-        if entry.get("type") == "userMessage" and not prompt:
-            parts = [p for p in entry.get("content") or [] if isinstance(p, Mapping)]
-            prompt = " ".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
-        elif entry.get("type") == "agentMessage":
-            answer = str(entry.get("text") or "")
-    started = data.get("startedAt")
+    for item in turn.items:
+        if isinstance(item, UserMessageItem) and not prompt:
+            prompt = item.text
+        elif isinstance(item, AgentMessageItem):
+            answer = item.text
     return RecapTurn(
         prompt=prompt,
         answer=answer,
-        status=str(data.get("status") or "unknown"),
-        started_at=float(started) if isinstance(started, int | float) else None,
+        status=turn.status or "unknown",
+        started_at=float(turn.started_at) if turn.started_at is not None else None,
         asked_by=asked_by,
     )
 
@@ -112,13 +110,3 @@ def _slack_date(epoch: float | None) -> str:
         return ""
     fallback = datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(epoch)}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def _as_mapping(item: Any) -> Mapping[str, Any]:
-    if isinstance(item, Mapping):
-        return item
-    dump = getattr(item, "model_dump", None)
-    if callable(dump):
-        data: dict[str, Any] = dump(by_alias=True)
-        return data
-    return {}

@@ -13,6 +13,7 @@ import ast
 import json
 import re
 import subprocess
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +25,22 @@ from codex_client import (
     AgentMessageDelta,
     Backoff,
     CodexPool,
+    CommandAction,
+    CommandExecutionApproval,
     Endpoint,
+    FileChangeApproval,
+    FileUpdateChange,
     ItemCompleted,
     ItemStarted,
+    PatchChangeKind,
+    PermissionsApproval,
     ThreadItem,
     Turn,
     TurnCompleted,
     TurnError,
     TurnErrorEvent,
     TurnStarted,
+    UserInput,
 )
 from tests.fakes.fake_app_server import FakeAppServer
 
@@ -246,7 +254,51 @@ def test_model_field_names_exist_in_the_schema(schema_dir: Path) -> None:
         assert method == model.METHOD  # type: ignore[attr-defined]
     assert _model_names(Turn) <= _definition_props(notes, "Turn")
     assert _model_names(TurnError) <= _definition_props(notes, "TurnError")
-    assert _model_names(ThreadItem) <= _definition_props(notes, "ThreadItem")
+    for item in _members(ThreadItem):
+        assert _model_names(item) <= _tagged_props(notes, "ThreadItem", item), item
+    for part in _members(UserInput):
+        assert _model_names(part) <= _tagged_props(notes, "UserInput", part), part
+    parts: list[tuple[type[BaseModel], str]] = [
+        (CommandAction, "CommandAction"),
+        (FileUpdateChange, "FileUpdateChange"),
+        (PatchChangeKind, "PatchChangeKind"),
+    ]
+    for model, name in parts:
+        assert _model_names(model) <= _definition_props(notes, name), model
+
+
+def _members(union: Any) -> list[type[BaseModel]]:
+    """The classes of a discriminated union such as ThreadItem: Annotated[A | B…, how]."""
+    members = typing.get_args(typing.get_args(union)[0])
+    return [typing.get_args(member)[0] for member in members]
+
+
+def _tagged_props(schema: Schema, name: str, model: type[BaseModel]) -> set[str]:
+    """The keys of the variant of definition ``name`` whose ``type`` is the model's tag; for
+    the union's fallback (``type: str``, no tag), the keys every variant has."""
+    checker = Checker(schema["definitions"])
+    variants = checker.variants({"$ref": f"#/definitions/{name}"})
+    tag = model.model_fields["type"].default
+    tagged = [v for v in variants if tag in v["properties"]["type"].get("enum", [])]
+    if isinstance(tag, str):
+        assert tagged, f"{name} has no variant of type {tag!r}"
+        return {key for variant in tagged for key in variant["properties"]}
+    return set.intersection(*(set(v["properties"]) for v in variants)) | {"type"}
+
+
+def test_server_request_models_match_their_params(schema_dir: Path) -> None:
+    """Each typed approval is a server request method, with only its params' keys."""
+    requests = methods_of(load(schema_dir, "ServerRequest.json"))
+    approvals: list[tuple[type[BaseModel], str]] = [
+        (CommandExecutionApproval, "CommandExecutionRequestApprovalParams"),
+        (FileChangeApproval, "FileChangeRequestApprovalParams"),
+        (PermissionsApproval, "PermissionsRequestApprovalParams"),
+    ]
+    for model, name in approvals:
+        assert model.METHOD in requests  # type: ignore[attr-defined]
+        params = load(schema_dir, f"{name}.json")
+        assert _model_names(model) <= set(params["properties"]), model
+        assert _model_names(model) >= set(params["required"]) - {"startedAtMs"}, model
 
 
 def test_response_and_server_request_fields_the_client_reads_exist(schema_dir: Path) -> None:

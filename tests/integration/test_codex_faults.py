@@ -17,6 +17,7 @@ from codex_client import (
     Backoff,
     CapabilityTokenAuth,
     CodexPool,
+    CommandExecutionApproval,
     ConnectionLost,
     Endpoint,
     NoActiveTurn,
@@ -290,7 +291,9 @@ async def test_server_requests_are_answered_by_the_handler_or_refused(
     async with make_pool(fake.url, sleeps):
         refused = await fake.server_request("item/tool/requestUserInput", {"threadId": "t1"})
     assert answer == {"id": 0, "result": {"decision": "accept"}}
-    assert (seen[0].command, seen[0].thread_id, seen[0].turn_id) == ("ls", "t1", "u1")
+    assert (seen[0].thread_id, seen[0].turn_id) == ("t1", "u1")
+    assert isinstance(seen[0].details, CommandExecutionApproval)
+    assert seen[0].details.command == "ls"
     assert seen[0].endpoint_key == fake.url
     assert refused["id"] == 0
     assert refused["error"]["code"] == -32601

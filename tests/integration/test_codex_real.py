@@ -12,11 +12,14 @@ import pytest
 
 from codex_client import (
     AgentMessageDelta,
+    AgentMessageItem,
     ApprovalRequest,
     AuthError,
     Backoff,
     CapabilityTokenAuth,
     CodexPool,
+    CommandExecutionApproval,
+    CommandExecutionItem,
     ConnectionLost,
     Endpoint,
     ItemCompleted,
@@ -26,6 +29,7 @@ from codex_client import (
     TurnCompleted,
     TurnMismatch,
     TurnStarted,
+    UserMessageItem,
 )
 from tests.fakes.codex_server import JWT_AUDIENCE, JWT_ISSUER, AuthMode, CodexServer
 from tests.fakes.model_server import ModelServer
@@ -95,7 +99,9 @@ async def test_two_turns_give_exact_final_texts(pool: CodexPool) -> None:
     deltas = "".join(e.delta for e in events if isinstance(e, AgentMessageDelta))
     assert deltas == "echo: hello one"
     completed = [e.item for e in events if isinstance(e, ItemCompleted)]
-    assert [i.type for i in completed] == ["userMessage", "agentMessage"]
+    assert [type(i) for i in completed] == [UserMessageItem, AgentMessageItem]
+    assert isinstance(completed[0], UserMessageItem)
+    assert completed[0].text == "hello one"
     assert (result_one.status, result_one.final_text) == ("completed", "echo: hello one")
     assert (result_two.status, result_two.final_text) == ("completed", "echo: hello two")
 
@@ -168,7 +174,9 @@ async def test_paging_backward_over_many_turns_has_no_gap_and_no_duplicate(
     assert pager.exhausted
     assert await pager.next_page() is None
     last = pages[-1].turns[-1]
-    assert [i.text for i in last.items if i.type == "agentMessage"] == ["echo: DELTAS 1 turn 0"]
+    assert [i.text for i in last.items if isinstance(i, AgentMessageItem)] == [
+        "echo: DELTAS 1 turn 0"
+    ]
 
     resumed = thread.turns(limit=7, cursor=pages[1].next_cursor)
     assert [t.id for page in [p async for p in resumed] for t in page.turns] == started[::-1][14:]
@@ -230,10 +238,16 @@ async def test_command_approval_is_asked_and_the_answer_is_honoured(
     assert [r.method for r in asked] == ["item/commandExecution/requestApproval"]
     assert asked[0].thread_id == thread.id
     assert asked[0].turn_id == turn.id
-    assert asked[0].command is not None
-    assert f"touch {marker}" in asked[0].command
-    assert "accept" in asked[0].available_decisions
-    command = next(i for i in items if i.type == "commandExecution")
+    details = asked[0].details
+    assert isinstance(details, CommandExecutionApproval)
+    assert details.command is not None
+    assert f"touch {marker}" in details.command
+    assert details.cwd == str(codex_server.cwd)
+    assert details.available_decisions is not None
+    assert "accept" in details.available_decisions
+    command = next(i for i in items if isinstance(i, CommandExecutionItem))
+    assert command.cwd == str(codex_server.cwd)
+    assert f"touch {marker}" in command.command
     assert result.status == "completed"
     if decision == "accept":
         assert command.status == "completed", (command.aggregated_output, command.exit_code)

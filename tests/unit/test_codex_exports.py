@@ -28,9 +28,13 @@ EXPECTED = {
     "TurnPager",
     "TurnsPage",
     "TurnResult",
-    # server requests
+    # server requests, typed by method in ApprovalRequest.details
     "ApprovalRequest",
     "ApprovalHandler",
+    "CommandExecutionApproval",
+    "FileChangeApproval",
+    "PermissionsApproval",
+    "GenericRequest",
     # events and models
     "TurnEvent",
     "TurnStarted",
@@ -41,8 +45,27 @@ EXPECTED = {
     "TurnErrorEvent",
     "OtherNotification",
     "Turn",
-    "ThreadItem",
     "TurnError",
+    # thread items: ThreadItem is the union, discriminated by type, of the classes below
+    "ThreadItem",
+    "UserMessageItem",
+    "AgentMessageItem",
+    "ReasoningItem",
+    "PlanItem",
+    "CommandExecutionItem",
+    "CommandAction",
+    "FileChangeItem",
+    "FileUpdateChange",
+    "PatchChangeKind",
+    "McpToolCallItem",
+    "WebSearchItem",
+    "UnknownItem",
+    # a user message's content: UserInput is the union of the classes below
+    "UserInput",
+    "TextUserInput",
+    "ImageUserInput",
+    "LocalImageUserInput",
+    "UnknownUserInput",
     # errors
     "CodexError",
     "TransportError",

@@ -8,6 +8,8 @@ import pytest
 
 from bot import render
 from bot.mrkdwn import CONTINUED, join_displayed, scan_fence, split_markdown, to_mrkdwn
+from codex_client import CommandExecutionItem, UnknownItem
+from codex_client._models import parse_item, parse_turn
 
 
 def _random_markdown(rng: random.Random, size: int) -> str:
@@ -175,17 +177,17 @@ def test_codex_unreachable_names_only_the_error_kind() -> None:
     ],
 )
 def test_activity_lines_are_compact(item: dict[str, object], line: str | None) -> None:
-    """Tool items become one short line; other items none."""
-    assert render.activity(item) == line
+    """Tool items (as the client types them from the wire) become one short line; others none."""
+    parsed = parse_item(item)
+    assert parsed is not None
+    assert render.activity(parsed) == line
 
 
-def test_activity_accepts_a_pydantic_item() -> None:
-    """A model with camelCase aliases and extras is read like the raw mapping."""
-    from codex_client import ThreadItem
-
-    item = ThreadItem.model_validate({"type": "commandExecution", "command": "make test"})
-    assert render.activity(item) == "running `make test`"
-    assert len(render.activity({"type": "commandExecution", "command": "y" * 500}) or "") < 80
+def test_activity_reads_typed_items_built_in_python() -> None:
+    """Items built from their classes read the same; long commands are cut short."""
+    assert render.activity(CommandExecutionItem(command="make test")) == "running `make test`"
+    assert len(render.activity(CommandExecutionItem(command="y" * 500)) or "") < 80
+    assert render.activity(UnknownItem(type="imageView")) is None
 
 
 def test_clean_mention_removes_the_bot_and_makes_ids_readable() -> None:
@@ -258,5 +260,5 @@ def test_recap_turn_reads_a_summary_turn() -> None:
             {"type": "agentMessage", "text": "echo: hello"},
         ],
     }
-    recap = render.recap_turn(turn, asked_by="U1")
+    recap = render.recap_turn(parse_turn(turn), asked_by="U1")
     assert recap == render.RecapTurn("hello", "echo: hello", "completed", 1_732_540_000.0, "U1")
