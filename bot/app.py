@@ -17,8 +17,9 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
@@ -26,9 +27,11 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.bridge import Bridge
+from bot import render
 from bot.commands import Commands
+from bot.intake import MentionIntake
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +43,23 @@ SIGNATURE_MAX_AGE = 5 * 60
 """Seconds a signed request stays acceptable (Slack's own rule against replays)."""
 
 
-def register_listeners(app: AsyncApp, bridge: Bridge, commands: Commands) -> None:
+def register_listeners(
+    app: AsyncApp, intake: MentionIntake, commands: Commands, tasks: BackgroundTasks
+) -> None:
     """Wire every Slack event, command, action and shortcut the bot answers to."""
 
     async def on_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
-        bridge.spawn(
-            bridge.on_message_event(
+        tasks.spawn(
+            intake.on_message_event(
                 event, event_id=str(body.get("event_id", "")), team=str(body.get("team_id", ""))
             )
         )
 
     app.event("app_mention")(on_mention)
-    # `message` fires beside `app_mention` for the same post; the bridge dedupes the pair.
+    # `message` fires beside `app_mention` for the same post; the intake dedupes the pair.
     app.event("message")(on_mention)
 
-    def ack_then(work: Callable[[dict[str, Any]], Awaitable[None]]) -> Listener:
+    def ack_then(work: Callable[[dict[str, Any]], Coroutine[Any, Any, None]]) -> Listener:
         """A listener that acknowledges at once and runs ``work(body)`` in the background.
 
         For a slash command Bolt's ``body`` is the command itself; for actions, shortcuts and
@@ -63,23 +68,32 @@ def register_listeners(app: AsyncApp, bridge: Bridge, commands: Commands) -> Non
 
         async def listener(ack: Ack, body: dict[str, Any]) -> None:
             await ack()
-            bridge.spawn(work(body))
+            tasks.spawn(work(body))
 
         return listener
 
     app.command("/steer")(ack_then(commands.steer_command))
     app.command("/recap")(ack_then(commands.recap_command))
-    for action_id in commands.ACTION_IDS:
-        app.action(action_id)(ack_then(commands.action))
+    app.action(render.ACTION_STOP)(ack_then(commands.stop_clicked))
+    app.action(render.ACTION_RERUN)(ack_then(commands.rerun_clicked))
+    app.action(render.ACTION_RECAP_OLDER)(ack_then(commands.recap_older_clicked))
+    app.action(render.ACTION_RECAP_SHARE)(ack_then(commands.recap_share_clicked))
+    approvals = "|".join(map(re.escape, render.ACTION_APPROVAL))
+    app.action(re.compile(f"^(?:{approvals})$"))(ack_then(commands.approval_clicked))
     app.shortcut("steer_codex")(ack_then(commands.steer_shortcut))
     app.shortcut("recap_thread")(ack_then(commands.recap_shortcut))
     app.view("steer_codex_modal")(ack_then(commands.steer_submitted))
 
 
 def build_web_app(
-    bolt: AsyncApp | None, metrics: Metrics, readiness: ReadinessCheck
+    bolt: AsyncApp | None,
+    metrics: Metrics,
+    readiness: ReadinessCheck,
+    *,
+    signing_secret: str | None = None,
 ) -> web.Application:
-    """The aiohttp application: Slack's endpoint (HTTP mode only) and the probes."""
+    """The aiohttp application: Slack's endpoint (HTTP mode only: ``bolt`` given, requests
+    signed with ``signing_secret``) and the probes."""
     web_app = web.Application(client_max_size=1024 * 1024)
 
     async def healthz(_: web.Request) -> web.Response:
@@ -98,7 +112,9 @@ def build_web_app(
     web_app.router.add_get("/metrics", metrics_endpoint)
 
     if bolt is not None:
-        secret = _signing_secret(bolt)
+        secret = signing_secret.encode() if signing_secret and signing_secret.strip() else None
+        if secret is None:
+            log.error("no signing secret: every request to /slack/events will be refused")
 
         async def slack_events(request: web.Request) -> web.Response:
             started = time.monotonic()
@@ -140,16 +156,6 @@ def build_web_app(
 
         web_app.router.add_post("/slack/events", slack_events)
     return web_app
-
-
-def _signing_secret(bolt: AsyncApp) -> bytes | None:
-    """The Bolt app's signing secret (Bolt keeps it without a public accessor); None without
-    one, and then every request is refused."""
-    secret = getattr(bolt, "_signing_secret", None)
-    if not isinstance(secret, str) or not secret.strip():
-        log.error("no signing secret: every request to /slack/events will be refused")
-        return None
-    return secret.encode()
 
 
 def _signed(secret: bytes | None, body: bytes, request: web.Request) -> bool:

@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import redis.exceptions
 from slack_sdk.errors import SlackApiError
@@ -53,9 +53,6 @@ from codex_client import (
     TurnCompleted,
     TurnEvent,
 )
-
-if TYPE_CHECKING:
-    from bot.bridge import Bridge
 
 __all__ = ["COMMAND_APPROVAL", "EXPIRED", "FILE_CHANGE_APPROVAL", "Approvals", "refusal"]
 
@@ -139,12 +136,13 @@ class _Waiter:
 class Approvals:
     """Posts approval prompts and answers Codex with the decision a permitted user picks."""
 
-    def __init__(self, *, store: Store, slack: AsyncWebClient, settings: Settings) -> None:
+    def __init__(
+        self, *, store: Store, slack: AsyncWebClient, settings: Settings, access: Access
+    ) -> None:
         self.store = store
         self.slack = slack
         self.settings = settings
-        self.access = Access(settings, slack)
-        self.bridge: Bridge | None = None
+        self.access = access
         self._waiters: dict[str, _Waiter] = {}
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()

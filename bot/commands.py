@@ -36,14 +36,15 @@ import json
 import logging
 from collections.abc import Awaitable
 from dataclasses import replace
-from typing import Any, ClassVar, Final
+from typing import Any, Final, Protocol
 
 import redis.exceptions
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
+from bot.access import Access
 from bot.approvals import Approvals
-from bot.bridge import Bridge, Mention
 from bot.command_text import (
     DEFAULT_RECAP_TURNS,
     InThread,
@@ -57,10 +58,11 @@ from bot.command_text import (
     parse_steer,
     workspace_host,
 )
+from bot.mentions import Mention
 from bot.recap import NO_CODEX_HERE, Recaps
-from bot.replies import Requester
-from bot.store import ThreadRecord
-from codex_client import CodexError, NoActiveTurn, RpcError, TurnMismatch
+from bot.replies import PrivateReplies, Requester
+from bot.store import Store, ThreadRecord
+from codex_client import CodexError, CodexPool, NoActiveTurn, RpcError, TurnMismatch
 
 __all__ = ["STEER_MODAL", "Commands"]
 
@@ -81,26 +83,30 @@ _STOP_ELSEWHERE: Final = (
 class Commands:
     """Every user action other than a plain mention."""
 
-    ACTION_IDS: ClassVar[tuple[str, ...]] = (
-        render.ACTION_STOP,
-        render.ACTION_RERUN,
-        render.ACTION_RECAP_OLDER,
-        render.ACTION_RECAP_SHARE,
-        *render.ACTION_APPROVAL,
-    )
-
-    def __init__(self, *, bridge: Bridge, approvals: Approvals) -> None:
-        self.bridge = bridge
+    def __init__(
+        self,
+        *,
+        pool: CodexPool,
+        store: Store,
+        slack: AsyncWebClient,
+        access: Access,
+        replies: PrivateReplies,
+        recaps: Recaps,
+        approvals: Approvals,
+        submit: Submit,
+        bot_user_id: str,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.slack = slack
+        self.access = access
+        self.replies = replies
+        self.recaps = recaps
         self.approvals = approvals
-        self.store = bridge.store
-        self.slack = bridge.slack
-        self.access = bridge.access
-        self.replies = bridge.replies
-        self.recaps = Recaps(bridge=bridge, replies=self.replies)
+        self.submit = submit
+        self.bot_user_id = bot_user_id
         self._host: str | None = None
         self._host_lock = asyncio.Lock()
-        bridge.thread_commands = self.in_thread
-        bridge.turn_observer = approvals.observe
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -126,7 +132,7 @@ class Commands:
 
     async def _how_to(self, req: Requester) -> None:
         refusal = await self.access.why_not("mention", user=req.user, channel=req.channel)
-        await self.replies.tell(req, refusal or how_to(self.bridge.bot_user_id))
+        await self.replies.tell(req, refusal or how_to(self.bot_user_id))
 
     async def _in_thread(self, req: Requester, command: InThread, top_level: bool) -> None:
         if top_level:
@@ -174,38 +180,41 @@ class Commands:
         if record is not None:
             await self.recaps.show(req, record, args.limit)
 
-    async def action(self, body: dict[str, Any]) -> None:
-        """A click on one of the bot's buttons: Stop, Older, Share, or an approval decision."""
-        action = (body.get("actions") or [{}])[0]
-        action_id, value = str(action.get("action_id", "")), str(action.get("value", ""))
-        container = body.get("container") or {}
-        message = body.get("message") or {}
-        channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
-        thread_ts = message.get("thread_ts") or container.get("thread_ts")
-        user = body.get("user") or {}
-        req = Requester(
-            team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
-            user=str(user.get("id", "")),
-            channel=channel,
-            thread_ts=str(thread_ts) if thread_ts else None,
+    async def stop_clicked(self, body: dict[str, Any]) -> None:
+        """The Stop button on a running reply."""
+        req, action = _from_click(body)
+        await self._guard(req, self._stop_clicked(req, str(action.get("value", ""))))
+
+    async def rerun_clicked(self, body: dict[str, Any]) -> None:
+        """ "Run again" on a reply whose turn the Codex server lost."""
+        req, action = _from_click(body)
+        action_ts = str(action.get("action_ts") or (body.get("message") or {}).get("ts") or "")
+        await self._guard(req, self._rerun_clicked(req, str(action.get("value", "")), action_ts))
+
+    async def approval_clicked(self, body: dict[str, Any]) -> None:
+        """A decision button on an approval prompt."""
+        req, action = _from_click(body)
+        answer = self.approvals.answer(
+            user=req.user,
+            value=str(action.get("value", "")),
+            tell=self.replies.to(req),
+            channel=req.channel,
         )
-        if action_id == render.ACTION_STOP:
-            await self._guard(req, self._stop_clicked(req, value))
-        elif action_id == render.ACTION_RERUN:
-            action_ts = str(action.get("action_ts") or message.get("ts") or "")
-            await self._guard(req, self._rerun_clicked(req, value, action_ts))
-        elif action_id in render.ACTION_APPROVAL:
-            await self._guard(
-                req,
-                self.approvals.answer(
-                    user=req.user, value=value, tell=self.replies.to(req), channel=req.channel
-                ),
-            )
-        elif action_id in (render.ACTION_RECAP_OLDER, render.ACTION_RECAP_SHARE):
-            url = body.get("response_url")
-            req = replace(req, response_url=str(url) if url else None)
-            older = action_id == render.ACTION_RECAP_OLDER
-            await self._guard(req, self.recaps.clicked(req, value, older=older))
+        await self._guard(req, answer)
+
+    async def recap_older_clicked(self, body: dict[str, Any]) -> None:
+        """ "Older" on a recap: the page before it."""
+        await self._recap_clicked(body, older=True)
+
+    async def recap_share_clicked(self, body: dict[str, Any]) -> None:
+        """ "Share" on a recap: post it in the thread for everyone."""
+        await self._recap_clicked(body, older=False)
+
+    async def _recap_clicked(self, body: dict[str, Any], *, older: bool) -> None:
+        req, action = _from_click(body)
+        url = body.get("response_url")
+        req = replace(req, response_url=str(url) if url else None)
+        await self._guard(req, self.recaps.clicked(req, str(action.get("value", "")), older=older))
 
     async def steer_shortcut(self, body: dict[str, Any]) -> None:
         """The "Steer Codex" message shortcut: a modal asking for the guidance."""
@@ -338,7 +347,7 @@ class Commands:
         where = "in this thread" if in_thread else "of yours in this channel"
         return (
             f"There is no running Codex turn {where} to act on. To start one, mention "
-            f"<@{self.bridge.bot_user_id}> in a thread with your request; while it runs, "
+            f"<@{self.bot_user_id}> in a thread with your request; while it runs, "
             "`/steer <guidance>` (or `@codex steer <guidance>` in the thread) steers it."
         )
 
@@ -351,7 +360,7 @@ class Commands:
     def _no_thread(self) -> str:
         return (
             "You have no Codex conversation in this channel yet. Mention "
-            f"<@{self.bridge.bot_user_id}> in a thread to start one, or pass a thread permalink."
+            f"<@{self.bot_user_id}> in a thread to start one, or pass a thread permalink."
         )
 
     # -- steer ------------------------------------------------------------------------------
@@ -366,7 +375,7 @@ class Commands:
         if active is None:
             await self.replies.tell(req, await self._not_running(record, in_thread=in_thread))
             return
-        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        handle = self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
         try:
             try:
                 await handle.steer(guidance, expected_turn_id=active.turn_id)
@@ -412,7 +421,7 @@ class Commands:
             return
         # A new ts makes it a new request to Codex (its clientUserMessageId differs), so it is
         # not mistaken for the lost turn.
-        await self.bridge.submit(replace(lost, user=req.user, ts=action_ts or lost.ts))
+        await self.submit(replace(lost, user=req.user, ts=action_ts or lost.ts))
 
     async def _stop_clicked(self, req: Requester, value: str) -> None:
         team, _, rest = value.partition(":")
@@ -438,7 +447,7 @@ class Commands:
             return
         # Noted before the interrupt, so the turn's last line can name who stopped it.
         await self.store.set_stopper(record.codex_thread_id, active.turn_id, req.user)
-        handle = self.bridge.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        handle = self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
         try:
             await handle.interrupt(active.turn_id)
         except RpcError:
@@ -458,6 +467,29 @@ class Commands:
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
             log.warning("Slack refused a call while serving a command: %s", error)
+
+
+class Submit(Protocol):
+    """Queues a mention as a request to the agent (:meth:`bot.bridge.Bridge.submit`)."""
+
+    async def __call__(self, mention: Mention) -> None: ...
+
+
+def _from_click(body: dict[str, Any]) -> tuple[Requester, dict[str, Any]]:
+    """Who clicked, where (Slack's team and channel, not the button's), and the action."""
+    action = (body.get("actions") or [{}])[0]
+    container = body.get("container") or {}
+    message = body.get("message") or {}
+    channel = str((body.get("channel") or {}).get("id") or container.get("channel_id") or "")
+    thread_ts = message.get("thread_ts") or container.get("thread_ts")
+    user = body.get("user") or {}
+    req = Requester(
+        team=str((body.get("team") or {}).get("id") or user.get("team_id") or ""),
+        user=str(user.get("id", "")),
+        channel=channel,
+        thread_ts=str(thread_ts) if thread_ts else None,
+    )
+    return req, action
 
 
 def _from_command(command: dict[str, Any]) -> Requester:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Final
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from bot import render
-from bot.bridge import Bridge, author_of
+from bot.access import Access
+from bot.mentions import author_of
 from bot.replies import PrivateReplies, Requester
-from bot.store import ThreadRecord
-from codex_client import Turn, UserMessageItem
+from bot.store import Store, ThreadRecord
+from codex_client import CodexPool, Turn, UserMessageItem
 
 NO_CODEX_HERE: Final = (
     "There is no Codex conversation in that thread. Mention me in a thread to start one."
@@ -34,11 +37,19 @@ def _turn_author(turn: Turn) -> str | None:
 class Recaps:
     """Shows recap pages and answers their Older and Share buttons."""
 
-    def __init__(self, *, bridge: Bridge, replies: PrivateReplies) -> None:
-        self.pool = bridge.pool
-        self.store = bridge.store
-        self.slack = bridge.slack
-        self.access = bridge.access
+    def __init__(
+        self,
+        *,
+        pool: CodexPool,
+        store: Store,
+        slack: AsyncWebClient,
+        access: Access,
+        replies: PrivateReplies,
+    ) -> None:
+        self.pool = pool
+        self.store = store
+        self.slack = slack
+        self.access = access
         self.replies = replies
 
     async def show(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 from collections.abc import Awaitable
 from typing import cast
@@ -27,15 +28,21 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.access import Access
 from bot.app import build_web_app, register_listeners
 from bot.approvals import Approvals
-from bot.bridge import Bridge
+from bot.bridge import Bridge, new_replica_id
 from bot.commands import Commands
 from bot.config import Settings
+from bot.intake import MentionIntake
 from bot.metrics import Metrics
 from bot.ratelimit import Budget, BudgetPolicy
+from bot.recap import Recaps
+from bot.replies import PrivateReplies
 from bot.slack_client import MeteredWebClient
 from bot.store import Store
+from bot.tasks import BackgroundTasks
+from bot.turns import TurnRunner
 from codex_client import CodexError, CodexPool
 
 log = logging.getLogger(__name__)
@@ -76,6 +83,27 @@ class RetryRateLimitedPosts(AsyncRateLimitErrorRetryHandler):
             self.metrics.rate_limited.labels("chat.postMessage").inc()
         return retry
 
+    async def prepare_for_next_attempt_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        """Wait out ``Retry-After`` (read as a number of seconds, fractions included; slack-sdk
+        reads only whole ones), plus up to a tenth more so posts refused together spread out."""
+        headers = response.headers if response is not None else {}
+        raw = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        value = raw[0] if isinstance(raw, list) and raw else raw
+        try:
+            seconds = max(0.0, float(value)) if isinstance(value, str) else 1.0
+        except ValueError:
+            seconds = 1.0
+        state.next_attempt_requested = True
+        await asyncio.sleep(seconds * (1 + random.random() / 10))  # jitter
+        state.increment_current_attempt()
+
 
 class Service:
     """Everything one bot process owns; ``async with Service(settings) as service``."""
@@ -96,7 +124,13 @@ class Service:
                 RetryRateLimitedPosts(self.metrics),
             ],
         )
-        self.approvals = Approvals(store=self.store, slack=self.slack, settings=settings)
+        self.tasks = BackgroundTasks("bot")
+        """Work started by Slack requests, which are acknowledged before it runs."""
+        self.access = Access(settings, self.slack)
+        self.replies = PrivateReplies(self.slack)
+        self.approvals = Approvals(
+            store=self.store, slack=self.slack, settings=settings, access=self.access
+        )
         self.pool = pool or CodexPool(
             settings.codex_endpoints(),
             request_timeout=settings.codex_request_timeout,
@@ -135,27 +169,66 @@ class Service:
             # The bot still serves: each turn tells its thread that Codex is unreachable,
             # and /readyz says so, until the pool's reconnects succeed.
             log.error("Codex is unreachable at start: %s", exc)
-        self.bridge = Bridge(
+        runner = TurnRunner(
             settings=self.settings,
             pool=self.pool,
             store=self.store,
             slack=self.slack,
             budget=self.budget,
-            bot_user_id=bot_user_id,
+            owner=new_replica_id(),
             metrics=self.metrics,
+            observer=self.approvals.observe,
         )
-        self.approvals.bridge = self.bridge
+        self.bridge = Bridge(
+            settings=self.settings,
+            store=self.store,
+            slack=self.slack,
+            runner=runner,
+            metrics=self.metrics,
+            tasks=self.tasks,
+        )
         await self.bridge.start()
-        commands = Commands(bridge=self.bridge, approvals=self.approvals)
-        signing_secret = self.settings.slack_signing_secret
+        recaps = Recaps(
+            pool=self.pool,
+            store=self.store,
+            slack=self.slack,
+            access=self.access,
+            replies=self.replies,
+        )
+        commands = Commands(
+            pool=self.pool,
+            store=self.store,
+            slack=self.slack,
+            access=self.access,
+            replies=self.replies,
+            recaps=recaps,
+            approvals=self.approvals,
+            submit=self.bridge.submit,
+            bot_user_id=bot_user_id,
+        )
+        intake = MentionIntake(
+            store=self.store,
+            access=self.access,
+            replies=self.replies,
+            bridge=self.bridge,
+            thread_commands=commands.in_thread,
+            bot_user_id=bot_user_id,
+        )
+        secret = self.settings.slack_signing_secret
+        signing_secret = secret.get_secret_value() if secret else None
         self.bolt = AsyncApp(
             client=self.slack,
-            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+            signing_secret=signing_secret,
             request_verification_enabled=not socket_mode,
             process_before_response=False,
         )
-        register_listeners(self.bolt, self.bridge, commands)
-        web_app = build_web_app(None if socket_mode else self.bolt, self.metrics, self.readiness)
+        register_listeners(self.bolt, intake, commands, self.tasks)
+        web_app = build_web_app(
+            None if socket_mode else self.bolt,
+            self.metrics,
+            self.readiness,
+            signing_secret=signing_secret,
+        )
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, port)
@@ -201,6 +274,7 @@ class Service:
         if self._socket is not None:
             with contextlib.suppress(Exception):
                 await self._socket.close_async()  # type: ignore[no-untyped-call]
+        await self.tasks.aclose()
         if self.bridge is not None:
             await self.bridge.aclose()
         if self._runner is not None:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bot import render
-from bot.bridge import Mention, client_message_id
+from bot.mentions import Mention, client_message_id
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
 from tests.fakes.slack_payloads import (

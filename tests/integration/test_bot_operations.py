@@ -19,6 +19,7 @@ from tests.integration.bot_harness import (
     BotHarness,
     bot_settings,
     final_reply,
+    seconds,
 )
 
 
@@ -76,7 +77,7 @@ async def test_metrics_move_when_a_turn_runs(harness: BotHarness, slack: SlackFa
 
 async def test_429s_are_counted(harness: BotHarness, slack: SlackFake) -> None:
     """Each 429 from Slack shows in the rate-limited counter and the calls by outcome."""
-    slack.fail_next("chat.update", times=2, retry_after=1)
+    slack.fail_next("chat.update", times=2, retry_after=seconds(1))
     event = await harness.mention("DELTAS 5 limited")
     await final_reply(slack, event["ts"], "echo: DELTAS 5 limited")
     _, text = await _get(harness, "/metrics")
@@ -158,7 +159,7 @@ async def test_turn_logs_carry_the_slack_and_codex_ids(
     harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The turn's log lines name its team, channel, Slack thread, Codex thread and turn."""
-    caplog.set_level(logging.INFO, logger="bot.bridge")
+    caplog.set_level(logging.INFO, logger="bot.turns")
     event = await harness.mention("log my ids")
     await final_reply(slack, event["ts"], "echo: log my ids")
     finished = [r for r in caplog.records if r.getMessage() == "turn finished"]

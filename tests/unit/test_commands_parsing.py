@@ -9,7 +9,7 @@ import pytest
 from bot import render
 from bot.access import Access
 from bot.approvals import UnsupportedRequest, offered_decisions, refusal
-from bot.bridge import Mention, author_of, client_message_id
+from bot.mentions import Mention, author_of, client_message_id
 from bot.command_text import (
     DEFAULT_RECAP_TURNS,
     InThread,

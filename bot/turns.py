@@ -1,0 +1,345 @@
+"""One job: a queued mention becomes a Codex turn whose answer streams into a Slack reply.
+
+:class:`TurnRunner` runs a :class:`bot.store.Job` from wherever it stands, which is what lets
+another replica finish a job: it posts the placeholder (or reuses the reply's messages), starts
+the turn (or finds the one already sent, or re-attaches to the recorded one), streams it into
+the reply (:mod:`bot.streaming`), follows it across dropped Codex connections, and ends on the
+exact final text, a failure line, or "the turn was lost" with a Run again button. Each step is
+written to the job first, fenced on ``owner``: a runner whose job another replica took stops
+without another write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Protocol
+
+import aiohttp
+import redis.exceptions
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from bot import render, slack_errors
+from bot.config import Settings
+from bot.mentions import Mention, SlackThread, client_message_id
+from bot.metrics import Metrics
+from bot.store import Job, Store, ThreadRecord
+from bot.streaming import EditBudget, ReplyProgress, ReplyStream, StreamLimits
+from codex_client import (
+    AgentMessageDelta,
+    AgentMessageItem,
+    CodexError,
+    CodexPool,
+    ConnectionLost,
+    ItemCompleted,
+    ItemStarted,
+    ThreadHandle,
+    TurnEvent,
+    TurnHandle,
+    TurnLost,
+    TurnResult,
+)
+
+log = logging.getLogger(__name__)
+
+_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+class TurnObserver(Protocol):
+    """Sees every event of the turns run here (the approvals need file-change items and turn
+    ends). Called inline, on the turn's reader: must not block."""
+
+    def __call__(self, event: TurnEvent) -> None: ...
+
+
+class TurnRunner:
+    """Runs jobs for one replica (``owner``); see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pool: CodexPool,
+        store: Store,
+        slack: AsyncWebClient,
+        budget: EditBudget,
+        owner: str,
+        metrics: Metrics,
+        observer: TurnObserver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.store = store
+        self.slack = slack
+        self.budget = budget
+        self.owner = owner
+        self.metrics = metrics
+        self.observer = observer
+        self.limits = StreamLimits(final_retry_seconds=settings.slack_retry_seconds)
+
+    async def run(self, job: Job, *, taken_over: bool = False) -> None:
+        """Run ``job`` to its end: the reply shows the final text, or says what happened.
+
+        ``taken_over``: the job comes from a replica that died or left, so its turn may have
+        been sent already. Cancelled (a shutdown's hand-over), it leaves the job as it is.
+        """
+        mention = Mention.from_json(job.mention)
+        thread = mention.thread
+        try:
+            stream = await self._reply_stream(job, mention)
+        except _SLACK_FAILURES as exc:
+            # Slack refused even the placeholder, for the whole retry window: nothing can be
+            # shown in this thread now. The mention is dropped, loudly.
+            log.error(
+                "could not post a reply (%s); the mention is dropped",
+                slack_errors.error_code(exc) or type(exc).__name__,
+                extra=thread.log_fields,
+            )
+            await self.store.finish_job(thread.key, self.owner)
+            return
+        if stream is None:
+            return  # another replica owns the job now
+        try:
+            final, rerun = await self._final_of(job, mention, stream, taken_over=taken_over)
+            if final is None:
+                await stream.abandon()
+                return
+            await stream.finish(final, rerun_value=rerun)
+        except asyncio.CancelledError:
+            await stream.abandon()
+            raise
+        except Exception as exc:
+            # Whatever broke, the reply must not stay "Thinking…" with a live Stop button.
+            log.exception("turn failed inside the bot", extra=thread.log_fields)
+            await stream.finish(render.failed("", f"internal error ({type(exc).__name__})"))
+        if not stream.superseded:
+            await self.store.finish_job(thread.key, self.owner)
+
+    async def _reply_stream(self, job: Job, mention: Mention) -> ReplyStream | None:
+        """The job's reply: posted now (a placeholder), or the messages it already has."""
+        thread = mention.thread
+        messages = list(job.messages)
+        placeholder: str | None = None
+        if not messages:
+            messages = [await self._post_placeholder(thread)]
+            placeholder = render.THINKING
+            if not await self.store.update_job(thread.key, self.owner, messages=messages):
+                with contextlib.suppress(*_SLACK_FAILURES):
+                    await self.slack.chat_delete(channel=thread.channel, ts=messages[0])
+                return None
+
+        async def record(progress: ReplyProgress) -> bool:
+            return await self.store.update_job(
+                thread.key,
+                self.owner,
+                messages=progress.messages,
+                item_id=progress.item_id or "",
+                text=progress.text,
+            )
+
+        stream = ReplyStream(
+            slack=self.slack,
+            budget=self.budget,
+            team=thread.team,
+            channel=thread.channel,
+            thread_ts=thread.thread_ts,
+            first_ts=messages[0],
+            more_ts=messages[1:],
+            stream_id=f"{thread.key}:{messages[0]}",
+            limits=self.limits,
+            stop_value=thread.key,
+            placeholder=placeholder,
+            progress=record,
+            log_fields=thread.log_fields,
+        )
+        if job.item_id:
+            stream.restore(job.item_id, job.text)
+        return stream
+
+    async def _post_placeholder(self, thread: SlackThread) -> str:
+        async for attempt in slack_errors.retrying(self.settings.slack_retry_seconds):
+            with attempt:
+                posted = await self.slack.chat_postMessage(
+                    channel=thread.channel,
+                    thread_ts=thread.thread_ts,
+                    text=render.THINKING,
+                    blocks=render.reply_blocks(render.THINKING, stop_value=thread.key),
+                )
+        return str(posted["ts"])
+
+    async def _final_of(
+        self, job: Job, mention: Mention, stream: ReplyStream, *, taken_over: bool
+    ) -> tuple[str | None, str | None]:
+        """The job's final text (None: the job is another replica's now) and, for a turn
+        that was lost, the value of a "Run again" button."""
+        thread = mention.thread
+        if job.final is not None:
+            return job.final, None  # the turn had ended; Slack had not shown it yet
+        try:
+            turn = await self._turn_of(job, mention, stream.first_ts, taken_over=taken_over)
+            if turn is None:
+                return None, None
+            final = await self._stream_turn(turn, stream)
+            fields = {**thread.log_fields, "codex_thread": turn.thread_id, "turn": turn.id}
+            log.info("turn finished", extra=fields)
+        except TurnLost as exc:
+            log.warning("the turn was lost: %s", exc.why, extra=thread.log_fields)
+            self.metrics.turns.labels("lost").inc()
+            final = render.turn_lost(stream.streaming_text())
+            rerun = await self.store.save_rerun(mention.to_json())
+            if not await self.store.update_job(thread.key, self.owner, final=final):
+                return None, None
+            return final, rerun
+        except CodexError as exc:
+            log.warning("Codex refused a turn: %s", type(exc).__name__, extra=thread.log_fields)
+            self.metrics.turns.labels("failed").inc()
+            return render.codex_unreachable(exc), None
+        if final is None or not await self.store.update_job(thread.key, self.owner, final=final):
+            return None, None
+        with contextlib.suppress(redis.exceptions.RedisError):
+            await self.store.clear_active_turn(turn.thread_id, turn.id)
+        return final, None
+
+    async def _turn_of(
+        self, job: Job, mention: Mention, reply_ts: str, *, taken_over: bool
+    ) -> TurnHandle | None:
+        """The job's turn: re-attached when it was started before, else started now."""
+        thread = mention.thread
+        if job.turn_id and job.codex_thread_id:
+            handle = self.pool.thread(job.codex_thread_id, endpoint_key=job.endpoint_key)
+            return await handle.attach_turn(job.turn_id)
+        handle = await self._codex_thread(mention)
+        client_id = client_message_id(mention)
+        found = await handle.find_turn(client_id) if taken_over else None
+        if found is not None:
+            # The replica that died had sent the turn already: follow it, don't send it twice.
+            turn = await handle.attach_turn(found)
+        else:
+            turn = await handle.start_turn(mention.text, clientUserMessageId=client_id)
+            self.metrics.turns.labels("started").inc()
+        fields = {**thread.log_fields, "codex_thread": handle.id, "turn": turn.id}
+        log.info("turn started", extra=fields)
+        await self.store.set_active_turn(handle.id, turn.id, mention.user, reply_ts)
+        recorded = await self.store.update_job(
+            thread.key,
+            self.owner,
+            codex_thread_id=handle.id,
+            endpoint_key=handle.endpoint_key,
+            turn_id=turn.id,
+        )
+        return turn if recorded else None
+
+    async def _codex_thread(self, mention: Mention) -> ThreadHandle:
+        thread = mention.thread
+        record = await self.store.get_thread(thread.team, thread.channel, thread.thread_ts)
+        if record is not None:
+            # The pool resumes the thread on its first turn through this connection.
+            return self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
+        policy = self.settings.channel_policy(thread.channel)
+        handle = await self.pool.start_thread(
+            model=self.settings.codex_model,
+            cwd=self.settings.codex_cwd,
+            approval_policy=policy.approval_policy,
+            sandbox=policy.sandbox,
+        )
+        mapped = await self.store.claim_thread(
+            ThreadRecord(
+                codex_thread_id=handle.id,
+                endpoint_key=handle.endpoint_key,
+                team=thread.team,
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                started_by=mention.user,
+                created_at=time.time(),
+            )
+        )
+        if mapped.codex_thread_id != handle.id:
+            # Another replica mapped this Slack thread first (our lease had lapsed): join its
+            # conversation rather than overwrite the mapping and orphan it.
+            return self.pool.thread(mapped.codex_thread_id, endpoint_key=mapped.endpoint_key)
+        return handle
+
+    async def _stream_turn(self, turn: TurnHandle, stream: ReplyStream) -> str | None:
+        """Stream the turn into the reply until it ends; its final text, or None when the
+        reply became another replica's. Follows the turn across dropped connections."""
+        first_delta_at: float | None = None
+        stream.start()
+        self.metrics.active_streams.inc()
+        observe = self.observer
+        try:
+            while True:
+                try:
+                    async for event in turn.events():
+                        if stream.superseded:
+                            return None
+                        if observe is not None:
+                            observe(event)
+                        if isinstance(event, AgentMessageDelta):
+                            self.metrics.deltas.inc()
+                            if first_delta_at is None:
+                                first_delta_at = time.monotonic()
+                            stream.add_delta(event.item_id, event.delta)
+                        elif isinstance(event, ItemStarted):
+                            stream.set_activity(render.activity(event.item))
+                        elif isinstance(event, ItemCompleted):
+                            if isinstance(event.item, AgentMessageItem):
+                                stream.complete_item(event.item.id, event.item.text or "")
+                            stream.set_activity(None)
+                    result = await turn.wait()
+                    break
+                except ConnectionLost:
+                    reattached = await self._reattach(turn)
+                    if reattached is None:
+                        self.metrics.turns.labels("failed").inc()
+                        return render.connection_lost(stream.streaming_text())
+                    turn = reattached
+        finally:
+            self.metrics.active_streams.dec()
+        if first_delta_at is not None and stream.stats.first_edit_at is not None:
+            self.metrics.first_edit_seconds.observe(
+                max(0.0, stream.stats.first_edit_at - first_delta_at)
+            )
+        self.metrics.turns.labels(result.status).inc()
+        stopped_by = None
+        if result.status == "interrupted":
+            with contextlib.suppress(redis.exceptions.RedisError):
+                stopped_by = await self.store.stopped_by(turn.thread_id, turn.id)
+        return self._final_text(result, stopped_by=stopped_by)
+
+    async def _reattach(self, turn: TurnHandle) -> TurnHandle | None:
+        """Follow ``turn`` again once its connection is back; None if it stays down for the
+        whole re-attach window. Raises TurnLost when the server lost the turn."""
+        log.info("re-attaching to turn %s after a dropped connection", turn.id)
+        retrying = AsyncRetrying(
+            # Only Codex's own failures are worth another try; TurnLost is final, and a
+            # cancellation (a shutdown) must never be swallowed as "one more attempt".
+            retry=retry_if_exception(
+                lambda exc: isinstance(exc, CodexError) and not isinstance(exc, TurnLost)
+            ),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5.0),
+            stop=stop_after_delay(self.settings.codex_reattach_seconds),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attached = await turn.thread.attach_turn(turn.id)
+        except TurnLost:
+            raise
+        except CodexError as exc:
+            log.warning("could not re-attach to turn %s: %s", turn.id, exc)
+            return None
+        self.metrics.reattached.inc()
+        return attached
+
+    def _final_text(self, result: TurnResult, *, stopped_by: str | None = None) -> str:
+        if result.status == "completed":
+            return result.final_text
+        if result.status == "interrupted":
+            return render.interrupted(result.final_text, stopped_by=stopped_by)
+        message = result.error.message if result.error is not None else "unknown error"
+        return render.failed(result.final_text, message)
