@@ -120,7 +120,7 @@ ENVOY_ERROR_TEXT = (
 class _Failure:
     error: str
     times: int
-    retry_after: int
+    retry_after: float
     status: int
 
 
@@ -206,13 +206,14 @@ class SlackFake:
         *,
         times: int = 1,
         error: str = "ratelimited",
-        retry_after: int = 1,
+        retry_after: float = 1,
         status: int | None = None,
     ) -> None:
         """Answer the next ``times`` calls of ``method`` with ``error`` instead of serving them.
 
-        ``ratelimited`` is HTTP 429 with ``Retry-After: retry_after``; any other error is an
-        ``ok:false`` body with HTTP ``status`` (default 200, as Slack does).
+        ``ratelimited`` is HTTP 429 with ``Retry-After: retry_after`` (Slack sends whole
+        seconds; tests may send a fraction, so they wait a test's time unit, not a second); any
+        other error is an ``ok:false`` body with HTTP ``status`` (default 200, as Slack does).
         """
         code = status if status is not None else (429 if error == "ratelimited" else 200)
         self._failures.setdefault(method, []).append(_Failure(error, times, retry_after, code))
@@ -505,7 +506,7 @@ class SlackFake:
         elif (forced := self._take_failure(method)) is not None:
             status, body = forced.status, {"ok": False, "error": forced.error}
             if forced.error == "ratelimited":
-                headers["Retry-After"] = str(forced.retry_after)
+                headers["Retry-After"] = f"{forced.retry_after:g}"
         elif (retry_after := self.limiter.take(method, team=self.team_id, channel=channel)) > 0:
             status, body = 429, {"ok": False, "error": "ratelimited"}
             headers["Retry-After"] = str(retry_after)

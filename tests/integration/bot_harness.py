@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +36,25 @@ USER = "U0001"
 _event_ids = itertools.count(1)
 
 
+TIME_UNIT = float(os.environ.get("CODEX_SLACK_TEST_TIME_UNIT", "0.1"))
+"""What one second of the bot's pacing takes in these tests: the edit interval, Retry-Afters and
+heartbeats the tests set are multiples of it. Set CODEX_SLACK_TEST_TIME_UNIT=1 to run the suite
+at production pace (a slow machine that flakes at 0.1 is a finding, not a reason to sleep)."""
+
+
+def seconds(production_seconds: float) -> float:
+    """``production_seconds`` of bot pacing, in test time (see :data:`TIME_UNIT`)."""
+    return production_seconds * TIME_UNIT
+
+
+TIMING: dict[str, float] = {
+    "slack_min_edit_interval_seconds": seconds(1),
+    "replica_heartbeat_seconds": seconds(10),
+    "codex_request_timeout": 5.0,
+}
+"""The bot's timing settings in tests; a test passes its own to change them."""
+
+
 def bot_settings(slack: SlackFake, codex: CodexServer, redis_url: str, **extra: Any) -> Settings:
     """Settings pointing the bot at the test peers (no environment or .env file is read)."""
     values: dict[str, Any] = {
@@ -46,7 +66,7 @@ def bot_settings(slack: SlackFake, codex: CodexServer, redis_url: str, **extra: 
         "codex_auth": "none",
         "redis_url": redis_url,
         "host": "127.0.0.1",
-        "codex_request_timeout": 5.0,
+        **TIMING,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)

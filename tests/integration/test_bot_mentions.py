@@ -25,6 +25,7 @@ from tests.integration.bot_harness import (
     final_reply,
     has_stop_button,
     reply_text,
+    seconds,
 )
 
 
@@ -94,7 +95,7 @@ async def test_rate_limited_edits_still_end_on_the_exact_text(
     harness: BotHarness, slack: SlackFake
 ) -> None:
     """429s with Retry-After on chat.update skip frames but never the final text."""
-    slack.fail_next("chat.update", times=3, retry_after=1)
+    slack.fail_next("chat.update", times=3, retry_after=seconds(1))
     event = await harness.mention("DELTAS 12 rate limited answer")
     await final_reply(slack, event["ts"], "echo: DELTAS 12 rate limited answer")
     statuses = [c["status"] for c in slack.calls_for("chat.update")]

@@ -7,14 +7,14 @@ Slack allows about one post per second per channel; a burst of mentions in one c
 from __future__ import annotations
 
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import BotHarness, final_reply
+from tests.integration.bot_harness import BotHarness, final_reply, seconds
 
 
 async def test_a_rate_limited_placeholder_is_posted_again_and_the_mention_answered(
     harness: BotHarness, slack: SlackFake
 ) -> None:
     """Two 429s on the placeholder post: it is sent again after Retry-After; the answer is exact."""
-    slack.fail_next("chat.postMessage", times=2, retry_after=1)
+    slack.fail_next("chat.postMessage", times=2, retry_after=seconds(1))
     event = await harness.mention("despite the rate limit")
     await final_reply(slack, event["ts"], "echo: despite the rate limit")
     statuses = [c["status"] for c in slack.calls_for("chat.postMessage")]
@@ -26,7 +26,7 @@ async def test_a_rate_limited_edit_is_not_resent_by_the_client(
     harness: BotHarness, slack: SlackFake
 ) -> None:
     """A 429 on chat.update reaches the bot (no client resend of a stale frame); text exact."""
-    slack.fail_next("chat.update", times=1, retry_after=1)
+    slack.fail_next("chat.update", times=1, retry_after=seconds(1))
     event = await harness.mention("DELTAS 6 one refused edit")
     await final_reply(slack, event["ts"], "echo: DELTAS 6 one refused edit")
     statuses = [c["status"] for c in slack.calls_for("chat.update")]
