@@ -112,50 +112,55 @@ def build_web_app(
     web_app.router.add_get("/metrics", metrics_endpoint)
 
     if bolt is not None:
-        secret = signing_secret.encode() if signing_secret and signing_secret.strip() else None
-        if secret is None:
-            log.error("no signing secret: every request to /slack/events will be refused")
-
-        async def slack_events(request: web.Request) -> web.Response:
-            started = time.monotonic()
-            raw = await request.read()
-            if not _signed(secret, raw, request):
-                log.warning(
-                    "refused a request to /slack/events from %s: missing, stale or wrong signature",
-                    request.remote,
-                )
-                return web.Response(status=401, text="invalid signature")
-            try:
-                bolt_request = AsyncBoltRequest(
-                    body=raw.decode("utf-8"),
-                    query=request.query_string,
-                    headers=dict(request.headers),
-                )
-            except (ValueError, TypeError, AttributeError) as exc:
-                # What Bolt's parsing raises for bytes that are not UTF-8 (ValueError), not
-                # JSON (ValueError) or JSON but not an object (AttributeError, TypeError).
-                log.warning(
-                    "refused a signed request to /slack/events: its %d-byte body is neither "
-                    "a JSON object nor a form (%s)",
-                    len(raw),
-                    type(exc).__name__,
-                )
-                return web.Response(status=400, text="unreadable body")
-            bolt_response = await bolt.async_dispatch(bolt_request)
-            if bolt_response.status == 404:
-                # Nothing listens for this payload (an event type we don't use, or garbage
-                # that passed the signature check). Acknowledge it so Slack stops retrying.
-                log.info(
-                    "acknowledged an unhandled Slack request: %s", _describe(bolt_request.body)
-                )
-                response = web.Response(status=200, text="")
-            else:
-                response = await to_aiohttp_response(bolt_response)
-            metrics.event_ack_seconds.observe(time.monotonic() - started)
-            return response
-
-        web_app.router.add_post("/slack/events", slack_events)
+        web_app.router.add_post("/slack/events", _slack_endpoint(bolt, signing_secret, metrics))
     return web_app
+
+
+def _slack_endpoint(
+    bolt: AsyncApp, signing_secret: str | None, metrics: Metrics
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /slack/events``: the signature checked on the raw body, then Bolt."""
+    secret = signing_secret.encode() if signing_secret and signing_secret.strip() else None
+    if secret is None:
+        log.error("no signing secret: every request to /slack/events will be refused")
+
+    async def slack_events(request: web.Request) -> web.Response:
+        started = time.monotonic()
+        raw = await request.read()
+        if not _signed(secret, raw, request):
+            log.warning(
+                "refused a request to /slack/events from %s: missing, stale or wrong signature",
+                request.remote,
+            )
+            return web.Response(status=401, text="invalid signature")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers=dict(request.headers),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            # What Bolt's parsing raises for bytes that are not UTF-8 (ValueError), not
+            # JSON (ValueError) or JSON but not an object (AttributeError, TypeError).
+            log.warning(
+                "refused a signed request to /slack/events: its %d-byte body is neither "
+                "a JSON object nor a form (%s)",
+                len(raw),
+                type(exc).__name__,
+            )
+            return web.Response(status=400, text="unreadable body")
+        bolt_response = await bolt.async_dispatch(bolt_request)
+        if bolt_response.status == 404:
+            # Nothing listens for this payload (an event type we don't use, or garbage
+            # that passed the signature check). Acknowledge it so Slack stops retrying.
+            log.info("acknowledged an unhandled Slack request: %s", _describe(bolt_request.body))
+            response = web.Response(status=200, text="")
+        else:
+            response = await to_aiohttp_response(bolt_response)
+        metrics.event_ack_seconds.observe(time.monotonic() - started)
+        return response
+
+    return slack_events
 
 
 def _signed(secret: bytes | None, body: bytes, request: web.Request) -> bool:

@@ -92,6 +92,7 @@ class StreamStats:
     rate_limited: int = 0
     skipped_frames: int = 0
     slack_failures: int = 0
+    first_delta_at: float | None = None
     first_edit_at: float | None = None
 
 
@@ -147,6 +148,8 @@ class ReplyStream:
 
     def add_delta(self, item_id: str, delta: str) -> None:
         """Append streamed text to one agent message item."""
+        if self.stats.first_delta_at is None:
+            self.stats.first_delta_at = self.clock()
         self._texts[item_id] = self._texts.get(item_id, "") + delta
         self._latest_item = item_id
         self._dirty.set()

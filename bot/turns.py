@@ -266,29 +266,15 @@ class TurnRunner:
     async def _stream_turn(self, turn: TurnHandle, stream: ReplyStream) -> str | None:
         """Stream the turn into the reply until it ends; its final text, or None when the
         reply became another replica's. Follows the turn across dropped connections."""
-        first_delta_at: float | None = None
         stream.start()
         self.metrics.active_streams.inc()
-        observe = self.observer
         try:
             while True:
                 try:
                     async for event in turn.events():
                         if stream.superseded:
                             return None
-                        if observe is not None:
-                            observe(event)
-                        if isinstance(event, AgentMessageDelta):
-                            self.metrics.deltas.inc()
-                            if first_delta_at is None:
-                                first_delta_at = time.monotonic()
-                            stream.add_delta(event.item_id, event.delta)
-                        elif isinstance(event, ItemStarted):
-                            stream.set_activity(render.activity(event.item))
-                        elif isinstance(event, ItemCompleted):
-                            if isinstance(event.item, AgentMessageItem):
-                                stream.complete_item(event.item.id, event.item.text or "")
-                            stream.set_activity(None)
+                        self._show(event, stream)
                     result = await turn.wait()
                     break
                 except ConnectionLost:
@@ -299,9 +285,10 @@ class TurnRunner:
                     turn = reattached
         finally:
             self.metrics.active_streams.dec()
-        if first_delta_at is not None and stream.stats.first_edit_at is not None:
+        stats = stream.stats
+        if stats.first_delta_at is not None and stats.first_edit_at is not None:
             self.metrics.first_edit_seconds.observe(
-                max(0.0, stream.stats.first_edit_at - first_delta_at)
+                max(0.0, stats.first_edit_at - stats.first_delta_at)
             )
         self.metrics.turns.labels(result.status).inc()
         stopped_by = None
@@ -309,6 +296,21 @@ class TurnRunner:
             with contextlib.suppress(redis.exceptions.RedisError):
                 stopped_by = await self.store.stopped_by(turn.thread_id, turn.id)
         return self._final_text(result, stopped_by=stopped_by)
+
+    def _show(self, event: TurnEvent, stream: ReplyStream) -> None:
+        """Feed one turn event to the observer and to the reply (synchronously: the reply's
+        own task turns its state into Slack edits)."""
+        if self.observer is not None:
+            self.observer(event)
+        if isinstance(event, AgentMessageDelta):
+            self.metrics.deltas.inc()
+            stream.add_delta(event.item_id, event.delta)
+        elif isinstance(event, ItemStarted):
+            stream.set_activity(render.activity(event.item))
+        elif isinstance(event, ItemCompleted):
+            if isinstance(event.item, AgentMessageItem):
+                stream.complete_item(event.item.id, event.item.text or "")
+            stream.set_activity(None)
 
     async def _reattach(self, turn: TurnHandle) -> TurnHandle | None:
         """Follow ``turn`` again once its connection is back; None if it stays down for the
