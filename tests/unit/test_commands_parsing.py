@@ -9,7 +9,6 @@ import pytest
 from bot import render
 from bot.access import Access
 from bot.approvals import UnsupportedRequest, offered_decisions, refusal
-from bot.mentions import Mention, author_of, client_message_id
 from bot.command_text import (
     DEFAULT_RECAP_TURNS,
     InThread,
@@ -23,6 +22,7 @@ from bot.command_text import (
     workspace_host,
 )
 from bot.config import Settings
+from bot.mentions import Mention, author_of, client_message_id
 from codex_client import ApprovalRequest
 
 LINK = "https://acme.slack.com/archives/C0123ABC/p1732540000000100"
