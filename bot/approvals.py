@@ -32,18 +32,25 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import redis.exceptions
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    wait_exponential_jitter,
+)
 
 from bot import render
 from bot.access import Access
 from bot.config import Settings
 from bot.store import APPROVAL_TTL, ApprovalDecision, ApprovalRecord, Store
+from bot.tasks import BackgroundTasks
 from codex_client import (
     ApprovalRequest,
     CommandExecutionApproval,
@@ -58,8 +65,8 @@ __all__ = ["COMMAND_APPROVAL", "EXPIRED", "FILE_CHANGE_APPROVAL", "Approvals", "
 
 log = logging.getLogger(__name__)
 
-COMMAND_APPROVAL: Final = "item/commandExecution/requestApproval"
-FILE_CHANGE_APPROVAL: Final = "item/fileChange/requestApproval"
+COMMAND_APPROVAL: Final = CommandExecutionApproval.METHOD
+FILE_CHANGE_APPROVAL: Final = FileChangeApproval.METHOD
 EXPIRED: Final = "expired"
 """The decision recorded for a request nobody answered in time (see ``Store.resolve_approval``)."""
 
@@ -137,9 +144,16 @@ class Approvals:
     """Posts approval prompts and answers Codex with the decision a permitted user picks."""
 
     def __init__(
-        self, *, store: Store, slack: AsyncWebClient, settings: Settings, access: Access
+        self,
+        *,
+        store: Store,
+        slack: AsyncWebClient,
+        settings: Settings,
+        access: Access,
+        tasks: BackgroundTasks,
     ) -> None:
         self.store = store
+        self.tasks = tasks
         self.slack = slack
         self.settings = settings
         self.access = access
@@ -148,7 +162,6 @@ class Approvals:
         self._subscribed = asyncio.Event()
         self._items: OrderedDict[str, FileChangeItem] = OrderedDict()
         self._item_seen = asyncio.Condition()
-        self._tasks: set[asyncio.Task[Any]] = set()
 
     # -- Codex side ---------------------------------------------------------------------------
 
@@ -173,12 +186,12 @@ class Approvals:
             self._items[event.item.id] = event.item
             while len(self._items) > REMEMBERED_ITEMS:
                 self._items.popitem(last=False)
-            self._spawn(self._notify_item())
+            self.tasks.spawn(self._notify_item())
         elif isinstance(event, TurnCompleted):
             for approval_id, waiter in list(self._waiters.items()):
                 if (waiter.thread_id, waiter.turn_id) == (event.thread_id, event.turn_id):
                     waiter.turn_ended = True
-                    self._spawn(self._expire(approval_id, waiter, _TURN_ENDED))
+                    self.tasks.spawn(self._expire(approval_id, waiter, _TURN_ENDED))
 
     async def _notify_item(self) -> None:
         async with self._item_seen:
@@ -246,18 +259,18 @@ class Approvals:
             # The connection holding the request dropped: no answer can reach Codex any more.
             # The expiry runs as a task of its own, since this one is being cancelled.
             why = "the connection to Codex dropped before anyone answered"
-            self._spawn(self._expire(approval_id, waiter, why, show=True))
+            self.tasks.spawn(self._expire(approval_id, waiter, why, show=True))
             raise
         finally:
             self._unregister(approval_id)
         if decision.decision == EXPIRED:
             why = waiter.expired_why or "nobody answered in time"
             outcome = render.approval_outcome(EXPIRED, user=None, why=why)
-            self._spawn(self._show(approval_id, waiter, outcome))
+            self.tasks.spawn(self._show(approval_id, waiter, outcome))
             return {"decision": "decline"}  # Codex no longer waits for it; no is the safe answer
         value = json.loads(decision.decision)
         outcome = render.approval_outcome(value, user=decision.user)
-        self._spawn(self._show(approval_id, waiter, outcome))
+        self.tasks.spawn(self._show(approval_id, waiter, outcome))
         return {"decision": value}
 
     async def _prompt(
@@ -413,42 +426,39 @@ class Approvals:
             self._listener = None
 
     async def _listen(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                async with self.store.approval_decisions() as decisions:
-                    self._subscribed.set()
-                    delay = 0.5
-                    # Decisions published while we were not subscribed are in Redis.
-                    for approval_id in list(self._waiters):
-                        state = await self.store.get_approval(approval_id)
-                        if state is not None and state.decision is not None:
-                            self._deliver(state.decision)
-                    async for decision in decisions:
-                        self._deliver(decision)
-            except Exception as exc:
-                # Redis trouble, or a message that does not parse: resubscribe either way, so
-                # the waiting approvals keep hearing their decisions.
-                self._subscribed.clear()
-                log.warning("approval decisions subscription lost (%s)", type(exc).__name__)
-                await asyncio.sleep(delay)  # backoff before resubscribing to a Redis in trouble
-                delay = min(delay * 2, 10.0)
+        """Follow the decisions channel while anyone waits, resubscribing with backoff
+        whenever it breaks (Redis trouble, or a message that does not parse), so the waiting
+        approvals keep hearing their decisions."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential_jitter(multiplier=0.5, max=10.0),
+            before_sleep=self._subscription_lost,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._follow_decisions()
+
+    async def _follow_decisions(self) -> None:
+        async with self.store.approval_decisions() as decisions:
+            self._subscribed.set()
+            # Decisions published while we were not subscribed are in Redis.
+            for approval_id in list(self._waiters):
+                state = await self.store.get_approval(approval_id)
+                if state is not None and state.decision is not None:
+                    self._deliver(state.decision)
+            async for decision in decisions:
+                self._deliver(decision)
+        raise redis.exceptions.ConnectionError("the approval decisions subscription ended")
+
+    def _subscription_lost(self, state: RetryCallState) -> None:
+        self._subscribed.clear()
+        failure = state.outcome.exception() if state.outcome is not None else None
+        log.warning("approval decisions subscription lost (%s)", type(failure).__name__)
 
     def _deliver(self, decision: ApprovalDecision) -> None:
         waiter = self._waiters.get(decision.approval_id)
         if waiter is not None and not waiter.future.done():
             waiter.future.set_result(decision)
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # An outcome that could not be shown (Slack closed at shutdown, say): log, go on.
-            log.warning("an approval's follow-up failed: %s", type(exc).__name__)
 
 
 def _command_line(details: CommandExecutionApproval) -> str | None:

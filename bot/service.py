@@ -129,7 +129,11 @@ class Service:
         self.access = Access(settings, self.slack)
         self.replies = PrivateReplies(self.slack)
         self.approvals = Approvals(
-            store=self.store, slack=self.slack, settings=settings, access=self.access
+            store=self.store,
+            slack=self.slack,
+            settings=settings,
+            access=self.access,
+            tasks=self.tasks,
         )
         self.pool = pool or CodexPool(
             settings.codex_endpoints(),
