@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.config import Settings, describe_validation_error
+from bot.config import Settings, describe_validation_error, forget_environment_secrets
 from bot.doctor import run_doctor
 from bot.logs import configure_logging
 from bot.service import Service
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"codex-slack: bad configuration:\n{describe_validation_error(exc)}", file=sys.stderr)
         return 2
+    forget_environment_secrets()
     configure_logging(settings.log_level)
     if command == "doctor":
         return asyncio.run(run_doctor(settings))

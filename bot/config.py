@@ -9,9 +9,10 @@ never echo its value. Secrets are :class:`pydantic.SecretStr` and stay masked in
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import os
+from collections.abc import Collection, MutableMapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -365,6 +366,31 @@ def _read_file(name: str, path: Path | None, auth: str) -> bytes:
         return path.read_bytes().strip()
     except OSError as exc:
         raise ValueError(f"{name} {path} cannot be read ({exc.strerror})") from None
+
+
+SLACK_AND_REDIS_SECRETS: Final = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "REDIS_URL",
+    "REDIS_PASSWORD",
+)
+"""Variables that hold the bot's own credentials (REDIS_URL may carry a password)."""
+
+
+def forget_environment_secrets(environ: MutableMapping[str, str] | None = None) -> list[str]:
+    """Remove the bot's own credentials from the process environment once :class:`Settings`
+    holds them; returns the names removed.
+
+    A spawned ``codex app-server`` (the stdio default) inherits the environment, and so do
+    the commands its agents run: they must see the OpenAI key, never the Slack tokens or the
+    Redis password. (Bolt also reads SLACK_BOT_TOKEN from the environment behind our back.)
+    """
+    env = os.environ if environ is None else environ
+    removed = [name for name in SLACK_AND_REDIS_SECRETS if name in env]
+    for name in removed:
+        del env[name]
+    return removed
 
 
 def describe_validation_error(exc: ValidationError) -> str:

@@ -20,6 +20,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
@@ -167,6 +168,16 @@ class Service:
         )
         auth = await self.slack.auth_test()
         bot_user_id = str(auth["user_id"])
+        # The one auth.test of this process answers Bolt's authorization of every request
+        # (its single-team default calls auth.test again for each concurrent first event).
+        authorized = AuthorizeResult.from_auth_test_response(
+            auth_test_response=auth,
+            bot_token=self.settings.slack_bot_token.get_secret_value(),
+        )
+
+        async def authorize(**_: object) -> AuthorizeResult:
+            return authorized
+
         try:
             await self.pool.start()
         except CodexError as exc:
@@ -222,6 +233,7 @@ class Service:
         signing_secret = secret.get_secret_value() if secret else None
         self.bolt = AsyncApp(
             client=self.slack,
+            authorize=authorize,
             signing_secret=signing_secret,
             request_verification_enabled=not socket_mode,
             process_before_response=False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -171,3 +172,17 @@ async def test_turn_logs_carry_the_slack_and_codex_ids(
     line = json.loads(JsonFormatter().format(finished[0]))
     assert line["thread_ts"] == event["ts"]
     assert line["turn"] == ids["turn"]
+
+
+async def test_concurrent_first_events_cost_no_auth_test_and_bolt_warns_nothing(
+    harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The process's one auth.test (at start) authorizes every request: ten mentions arriving
+    together make no further auth.test, and Bolt logs no warning about tokens."""
+    caplog.set_level(logging.WARNING, logger="slack_bolt")
+    before = len(slack.calls_for("auth.test"))
+    events = await asyncio.gather(*(harness.mention(f"together {n}") for n in range(10)))
+    for n, event in enumerate(events):
+        await final_reply(slack, event["ts"], f"echo: together {n}")
+    assert len(slack.calls_for("auth.test")) == before
+    assert not [r for r in caplog.records if r.name.startswith("slack_bolt")]

@@ -254,3 +254,22 @@ def test_repr_never_shows_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for secret in (BOT_TOKEN, APP_TOKEN, "signing-secret-value", "redis-password"):
         assert secret not in text
     assert settings.redis_url_redacted == "redis://:***@db:6379/0"
+
+
+def test_the_bots_own_credentials_leave_the_environment() -> None:
+    """Slack tokens and Redis credentials are removed; the OpenAI key stays for Codex."""
+    from bot.config import forget_environment_secrets
+
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "REDIS_URL": "redis://:pw@h/0",
+        "OPENAI_API_KEY": "sk-1",
+        "PATH": "/bin",
+    }
+    assert forget_environment_secrets(env) == [
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "REDIS_URL",
+    ]
+    assert env == {"OPENAI_API_KEY": "sk-1", "PATH": "/bin"}
