@@ -81,6 +81,10 @@ class StreamLimits:
     """Characters per Slack message before rolling over (the markdown block holds 12,000)."""
     final_retry_seconds: float = 300.0
     """How long the final text is retried while Slack fails (5xx, timeouts, 429s)."""
+    final_edit_wait: float = 2.0
+    """The longest a final text waits for an edit token; past it, the final is posted as new
+    message(s) in the thread (``chat.postMessage`` has its own, per-channel window) and the
+    partial reply is deleted, so a finished answer never queues behind other replies' edits."""
 
 
 @dataclass
@@ -92,6 +96,8 @@ class StreamStats:
     rate_limited: int = 0
     skipped_frames: int = 0
     slack_failures: int = 0
+    final_posted: bool = False
+    """The final text went out as new message(s) instead of edits."""
     first_delta_at: float | None = None
     first_edit_at: float | None = None
 
@@ -130,6 +136,8 @@ class ReplyStream:
         self._finished = asyncio.Event()
         self._final: str | None = None
         self._rerun_value: str | None = None
+        self._final_posts: list[tuple[str, str]] | None = None
+        """Messages of a final being posted anew (ts, shown key), kept across retries."""
         self._messages: list[str] = [self.first_ts, *self.more_ts]
         self._shown: list[str | None] = [None] * len(self._messages)
         if self.placeholder is not None:
@@ -251,7 +259,7 @@ class ReplyStream:
         try:
             async for attempt in slack_errors.retrying(self.limits.final_retry_seconds):
                 with attempt:
-                    await self._show(text, final=True)
+                    await self._show_final_once(text)
         except _SLACK_FAILURES as exc:
             log.error(
                 "Slack did not take the final text of reply %s (%s): %s",
@@ -289,10 +297,14 @@ class ReplyStream:
     async def _edit(
         self, index: int, chunk: str, blocks: list[dict[str, Any]], *, final: bool
     ) -> None:
+        waited = 0.0
         while (delay := await self.budget.acquire(self.team, self.stream_id, final=final)) > 0:
             if not final:
                 raise _Throttled(delay)
-            await asyncio.sleep(delay)  # a final edit waits its turn in the budget; never dropped
+            if waited + delay > self.limits.final_edit_wait:
+                raise _PostInstead  # the edit lane is busy: the final goes out another way
+            await asyncio.sleep(delay)  # a short wait for the edit lane
+            waited += delay
         try:
             await self.slack.chat_update(
                 channel=self.channel,
@@ -313,6 +325,49 @@ class ReplyStream:
             self.stats.first_edit_at = self.clock()
         if not final:
             await self._record()
+
+    async def _show_final_once(self, text: str) -> None:
+        if self._final_posts is not None:
+            await self._post_final(text)  # a final being posted anew is never edited over
+            return
+        try:
+            await self._show(text, final=True)
+        except _PostInstead:
+            await self._post_final(text)
+
+    async def _post_final(self, text: str) -> None:
+        """Show the final text as new message(s) in the thread, then delete the partial reply.
+
+        Messages already posted by an earlier attempt are kept (a retry goes on from there).
+        The record moves to the new messages before the old ones go, so a replica taking over
+        in between finishes on the new ones.
+        """
+        chunks = render.split_message(text, self.limits.message_chars)
+        if self._final_posts is None:
+            self._final_posts = []
+        posted = self._final_posts
+        for index in range(len(posted), len(chunks)):
+            chunk = chunks[index]
+            last = index == len(chunks) - 1
+            blocks = render.reply_blocks(chunk, rerun_value=self._rerun_value if last else None)
+            posted.append(
+                (await self._post_message(chunk, blocks, final=True), _key(chunk, blocks))
+            )
+        stale = [ts for ts in self._messages if ts not in {p[0] for p in posted}]
+        self._messages = [ts for ts, _ in posted]
+        self._shown = [key for _, key in posted]
+        self.stats.final_posted = True
+        await self._record()
+        for ts in stale:
+            try:
+                await self.slack.chat_delete(channel=self.channel, ts=ts)
+            except _SLACK_FAILURES as exc:
+                # The answer is complete below it; a partial left over is noise, not loss.
+                log.warning(
+                    "could not delete a partial reply (%s)",
+                    slack_errors.error_code(exc) or type(exc).__name__,
+                    extra=self._fields,
+                )
 
     async def _post(self, chunk: str, blocks: list[dict[str, Any]], *, final: bool) -> None:
         self._messages.append(await self._post_message(chunk, blocks, final=final))
@@ -381,6 +436,10 @@ class _Throttled(Exception):
     def __init__(self, delay: float) -> None:
         super().__init__(delay)
         self.delay = delay
+
+
+class _PostInstead(Exception):
+    """The final cannot be edited in soon enough: post it as new message(s) instead."""
 
 
 class _Superseded(Exception):

@@ -59,6 +59,7 @@ class RateLimit:
 
 DEFAULT_RATE_LIMITS: Final[Mapping[str, RateLimit]] = {
     "chat.update": RateLimit(per_minute=50, burst=50, scope="workspace"),
+    "chat.delete": RateLimit(per_minute=50, burst=50, scope="workspace"),
     "chat.postMessage": RateLimit(per_minute=60, burst=10, scope="channel"),
     "apps.connections.open": RateLimit(per_minute=1, burst=10, scope="workspace"),
 }

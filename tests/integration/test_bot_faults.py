@@ -119,3 +119,22 @@ async def test_slack_failing_through_the_final_edit_loses_nothing(
 
     replies = await final_reply(slack, thread, "held then released")
     assert [r["ts"] for r in replies] == [first["ts"]]
+
+
+async def test_finals_that_cannot_be_edited_in_soon_are_posted_and_the_partials_removed(
+    start_bot: StartBot, slack: SlackFake, model_server: ModelServer
+) -> None:
+    """With the workspace's edit budget spent (4 a minute, three replies streaming), the
+    finished answers do not queue for a minute of edits: each is posted as a new message, the
+    partial reply it replaces is deleted, and the thread reads as one exact answer."""
+    harness = await start_bot(slack_update_budget_per_minute=4)
+    threads = [(await harness.mention(f"HOLD budget {n}"))["ts"] for n in range(3)]
+    partials = [(await _streaming(slack, thread))["ts"] for thread in threads]
+
+    model_server.release()
+    for thread, partial in zip(threads, partials, strict=True):
+        replies = await final_reply(slack, thread, "held then released")
+        assert len(replies) == 1
+        assert replies[0]["ts"] != partial  # a new message, not an edit of the partial
+    deleted = {call["params"]["ts"] for call in slack.calls_for("chat.delete")}
+    assert set(partials) <= deleted
