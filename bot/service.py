@@ -28,6 +28,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.access import Access
 from bot.app import build_web_app, register_listeners
@@ -232,7 +233,10 @@ class Service:
         secret = self.settings.slack_signing_secret
         signing_secret = secret.get_secret_value() if secret else None
         self.bolt = AsyncApp(
-            client=self.slack,
+            # Bolt's own client carries no token: each request's comes from `authorize` (a
+            # client holding one as well makes Bolt warn that it will be ignored). It shares
+            # the bot's session; the bot's own calls go through self.slack.
+            client=AsyncWebClient(base_url=self.settings.slack_api_url, session=self.slack.session),
             authorize=authorize,
             signing_secret=signing_secret,
             request_verification_enabled=not socket_mode,

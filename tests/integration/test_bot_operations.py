@@ -22,6 +22,7 @@ from tests.integration.bot_harness import (
     final_reply,
     seconds,
 )
+from tests.integration.conftest import StartBot
 
 
 async def _get(harness: BotHarness, path: str) -> tuple[int, str]:
@@ -175,12 +176,14 @@ async def test_turn_logs_carry_the_slack_and_codex_ids(
 
 
 async def test_concurrent_first_events_cost_no_auth_test_and_bolt_warns_nothing(
-    harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
+    start_bot: StartBot, slack: SlackFake, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The process's one auth.test (at start) authorizes every request: ten mentions arriving
-    together make no further auth.test, and Bolt logs no warning about tokens."""
+    together make no further auth.test, and Bolt logs no warning, at start or after."""
     caplog.set_level(logging.WARNING, logger="slack_bolt")
+    harness = await start_bot()
     before = len(slack.calls_for("auth.test"))
+    assert before == 1
     events = await asyncio.gather(*(harness.mention(f"together {n}") for n in range(10)))
     for n, event in enumerate(events):
         await final_reply(slack, event["ts"], f"echo: together {n}")
