@@ -103,12 +103,34 @@ async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture(scope="session")
 def codex_binary() -> Path:
-    """The pinned Codex CLI's native binary (installed by scripts/bootstrap)."""
+    """The Codex CLI's native binary installed by scripts/bootstrap in .tools/codex: the pinned
+    version, or ``$CODEX_VERSION``'s. When CODEX_VERSION is set the binary must report it, so a
+    stale install never passes for the version asked for."""
     base = PROJECT_ROOT / ".tools" / "codex" / "node_modules" / "@openai"
     candidates = sorted(base.glob("codex-linux-*/vendor/*/bin/codex"))
     if not candidates:
         pytest.fail("the pinned Codex CLI is missing; run scripts/bootstrap")
-    return candidates[0]
+    binary = candidates[0]
+    wanted = os.environ.get("CODEX_VERSION")
+    if wanted and _codex_version(binary) != wanted:
+        pytest.fail(
+            f"CODEX_VERSION={wanted} but .tools/codex holds {_codex_version(binary)}; "
+            "run scripts/bootstrap with the same CODEX_VERSION"
+        )
+    return binary
+
+
+@pytest.fixture(scope="session")
+def codex_version(codex_binary: Path) -> str:
+    """The version of :func:`codex_binary`, as ``0.171.0``."""
+    return _codex_version(codex_binary)
+
+
+def _codex_version(binary: Path) -> str:
+    out = subprocess.run(
+        [str(binary), "--version"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    return out.strip().removeprefix("codex-cli ")
 
 
 @pytest.fixture
