@@ -1,10 +1,13 @@
-"""codex_client's wire vocabulary checked against the schema the pinned binary generates.
+"""codex_client's wire vocabulary checked against the schema the installed binary generates.
 
-A session is run through the client against the fake app-server, and every frame the
-client sent is checked against ``generate-json-schema --experimental``: the method must
-exist, and every parameter name (at any depth) and enum value must be in that method's
-params schema. The models' field names, the method names written in the client's source,
-and the response fields the client reads are checked the same way.
+The binary is whichever scripts/bootstrap installed: the pinned Codex, or the release the
+CODEX_VERSION variable names, so the same tests check the client against every release it
+supports. A session is run through the client against the fake app-server, and every frame
+the client sent is checked against ``generate-json-schema --experimental``: the method must
+exist, and every parameter name (at any depth) and enum value must be in that method's params
+schema. The models' field names, the method names written in the client's source, the
+response fields the client reads and the enum values it compares against are checked the
+same way.
 """
 
 from __future__ import annotations
@@ -341,3 +344,34 @@ def test_method_names_in_the_client_source_exist(schema_dir: Path) -> None:
     }
     assert "turn/steer" in literals
     assert literals - known == set()
+
+
+def _values(schema: Schema, name: str, key: str | None = None) -> set[str]:
+    """The strings a definition allows: its enum values, or those of its variants' ``key``."""
+    checker = Checker(schema["definitions"])
+    found: set[str] = set()
+    for variant in checker.variants({"$ref": f"#/definitions/{name}"}):
+        if key is None:
+            found |= set(variant.get("enum", []))
+        else:
+            found |= set(
+                checker.resolve(variant.get("properties", {}).get(key, {})).get("enum", [])
+            )
+    return found
+
+
+def test_values_the_client_compares_against_exist(schema_dir: Path) -> None:
+    """Turn statuses, item types, the final-answer phase and the approval decisions that
+    codex_client and the bot test for are values the server can send or accept."""
+    notes = load(schema_dir, "ServerNotification.json")
+    assert {"inProgress", "completed", "interrupted", "failed"} <= _values(notes, "TurnStatus")
+    assert {"agentMessage", "userMessage", "commandExecution", "fileChange"} <= _values(
+        notes, "ThreadItem", "type"
+    )
+    assert "final_answer" in _values(notes, "MessagePhase")
+    command = load(schema_dir, "CommandExecutionRequestApprovalResponse.json")
+    assert {"accept", "decline", "cancel"} <= _values(command, "CommandExecutionApprovalDecision")
+    files = load(schema_dir, "FileChangeRequestApprovalResponse.json")
+    assert {"accept", "acceptForSession", "decline", "cancel"} <= _values(
+        files, "FileChangeApprovalDecision"
+    )
