@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity import stop_never as _stop_never
@@ -88,13 +88,8 @@ async def retry_overloaded(
     def log(state: RetryCallState) -> None:
         logger.info("%s: server overloaded (attempt %d), backing off", what, state.attempt_number)
 
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(retries + 1),
-        wait=backoff._wait,
-        retry=retry_if_exception(lambda exc: classify(exc) in REQUEST_RETRIES),
-        sleep=backoff.sleep,
-        before_sleep=log,
-        reraise=True,
+    retrying = _retrying(
+        backoff, stop=stop_after_attempt(retries + 1), kinds=REQUEST_RETRIES, before_sleep=log
     )
     return await _run(retrying, call)
 
@@ -112,15 +107,27 @@ async def retry_forever(
         if exc is not None:
             on_failure(exc, state.attempt_number)
 
-    retrying = AsyncRetrying(
-        stop=_stop_never,
+    retrying = _retrying(backoff, stop=_stop_never, kinds=RECONNECT_RETRIES, before_sleep=report)
+    return await _run(retrying, call)
+
+
+def _retrying(
+    backoff: Backoff,
+    *,
+    stop: Any,
+    kinds: Collection[str],
+    before_sleep: Callable[[RetryCallState], None],
+) -> AsyncRetrying:
+    """The one tenacity policy shape of the client: ``backoff``'s delays (and sleep), retrying
+    the failures whose :func:`classify` kind is in ``kinds``, re-raising the last one."""
+    return AsyncRetrying(
+        stop=stop,
         wait=backoff._wait,
-        retry=retry_if_exception(lambda exc: classify(exc) in RECONNECT_RETRIES),
+        retry=retry_if_exception(lambda exc: classify(exc) in kinds),
         sleep=backoff.sleep,
-        before_sleep=report,
+        before_sleep=before_sleep,
         reraise=True,
     )
-    return await _run(retrying, call)
 
 
 async def _run(retrying: AsyncRetrying, call: Callable[[], Awaitable[T]]) -> T:

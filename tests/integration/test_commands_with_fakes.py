@@ -17,8 +17,9 @@ from bot.commands import Commands
 from bot.config import Settings
 from bot.mentions import Mention
 from bot.replies import PrivateReplies, Requester
-from bot.store import ApprovalRecord, Store
+from bot.store import Store
 from bot.tasks import BackgroundTasks
+from tests.integration.test_store import _approval
 
 
 class ToldReplies:
@@ -125,22 +126,7 @@ async def test_an_approval_is_decided_once_by_the_first_allowed_click(store: Sto
         access=Access(settings, cast(Any, None)),
         tasks=BackgroundTasks("test"),
     )
-    await store.save_approval(
-        ApprovalRecord(
-            approval_id="ap1",
-            codex_thread_id="th-1",
-            turn_id="turn-1",
-            request_id=0,
-            endpoint_key="ws://codex-0",
-            method="item/commandExecution/requestApproval",
-            channel="C1",
-            thread_ts="1.000100",
-            message_ts="1.000200",
-            started_by="U1",
-            available_decisions=["accept", "decline"],
-            created_at=1.0,
-        )
-    )
+    await store.save_approval(_approval("ap1"))
     told: list[str] = []
 
     async def tell(text: str) -> None:
