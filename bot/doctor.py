@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable
-from typing import TextIO, cast
+from typing import Any, TextIO, cast
 
 import redis.asyncio as aioredis
 from slack_sdk.errors import SlackApiError
@@ -36,9 +35,9 @@ async def check_slack(settings: Settings) -> str | None:
 
 
 async def check_redis(settings: Settings) -> str | None:
-    client = aioredis.from_url(settings.redis_url)
+    client = aioredis.from_url(settings.redis_url, socket_timeout=None)
     try:
-        await cast(Awaitable[bool], client.ping())  # redis-py types it sync|async
+        await cast(Any, client.ping())  # redis-py 7 types it sync|async, 8 async
     except Exception as exc:
         return (
             f"Redis at REDIS_URL does not answer ({type(exc).__name__}): start redis-server "

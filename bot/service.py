@@ -12,8 +12,7 @@ import contextlib
 import logging
 import random
 import signal
-from collections.abc import Awaitable
-from typing import cast
+from typing import Any, cast
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -114,7 +113,9 @@ class Service:
         self.settings = settings
         self.metrics = Metrics()
         self.metrics.update_budget.set(settings.slack_update_budget_per_minute)
-        self.redis = aioredis.from_url(settings.redis_url)
+        # No socket timeout (redis-py 8 defaults to 5 s): its wait_for can swallow a
+        # cancellation on Python 3.11, and a hand-over cancels streams mid-call to Redis.
+        self.redis = aioredis.from_url(settings.redis_url, socket_timeout=None)
         self.store = Store(self.redis)
         self.slack = MeteredWebClient(
             token=settings.slack_bot_token.get_secret_value(),
@@ -269,7 +270,7 @@ class Service:
         if self.stopping:
             checks["shutdown"] = "draining"
         try:
-            await cast(Awaitable[bool], self.redis.ping())  # redis-py types it sync|async
+            await cast(Any, self.redis.ping())  # redis-py 7 types it sync|async, 8 async
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = type(exc).__name__

@@ -409,7 +409,7 @@ class Store:
     ) -> None:
         """Record the turn now running in a Codex thread, replacing any earlier one."""
         key = f"{_PREFIX}turn:{codex_thread_id}"
-        fields = {
+        fields: dict[Any, Any] = {  # redis-py 7 and 8 type the mapping differently
             "turn_id": turn_id,
             "user": user,
             "reply_ts": reply_ts,
@@ -583,7 +583,7 @@ class Store:
     ) -> list[str]:
         """The ``thread_ts`` of the user's Codex threads in the channel, latest used first."""
         key = f"{_PREFIX}recent:{team}:{channel}:{user}"
-        raw = await self._redis.zrevrange(key, 0, limit - 1)
+        raw: list[Any] = await cast(Any, self._redis.zrevrange(key, 0, limit - 1))
         return [cast(str, _text(member)) for member in raw]
 
     # -- recap cursors ----------------------------------------------------------------------

@@ -73,14 +73,15 @@ async def server_factory(
 
 
 async def test_handshake_reports_the_real_server(
-    pool: CodexPool, codex_server: CodexServer
+    pool: CodexPool, codex_server: CodexServer, codex_version: str
 ) -> None:
-    """initialize succeeds and check() reports the server's user agent and CODEX_HOME."""
+    """initialize succeeds and check() reports the server's user agent (with the installed
+    version) and CODEX_HOME."""
     health = await pool.check()
     entry = health[codex_server.url]
     assert entry["ok"]
     assert entry["initialize"]["codexHome"] == str(codex_server.home)
-    assert "0.169.0" in entry["initialize"]["userAgent"]
+    assert f"/{codex_version} " in entry["initialize"]["userAgent"]
 
 
 async def test_two_turns_give_exact_final_texts(pool: CodexPool) -> None:
