@@ -82,13 +82,17 @@ async def test_429s_are_counted(harness: BotHarness, slack: SlackFake) -> None:
     slack.fail_next("chat.update", times=2, retry_after=seconds(1))
     event = await harness.mention("DELTAS 5 limited")
     await final_reply(slack, event["ts"], "echo: DELTAS 5 limited")
+    # How many of the two forced 429s the bot met depends on its pacing (a final may go out
+    # as a new post instead of a second edit); the counters must match what Slack served.
+    served = sum(call["status"] == 429 for call in slack.calls_for("chat.update"))
+    assert served >= 1
     _, text = await _get(harness, "/metrics")
-    assert _sample(text, "codex_slack_slack_ratelimited_total", method="chat.update") == 2
+    assert _sample(text, "codex_slack_slack_ratelimited_total", method="chat.update") == served
     assert (
         _sample(
             text, "codex_slack_slack_api_calls_total", method="chat.update", outcome="ratelimited"
         )
-        == 2
+        == served
     )
 
 
