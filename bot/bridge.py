@@ -28,12 +28,10 @@ import logging
 import uuid
 from typing import Any, Protocol
 
-import aiohttp
 import redis.exceptions
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import render
+from bot import render, slack_errors
 from bot.config import Settings
 from bot.mentions import Mention, SlackThread
 from bot.metrics import Metrics
@@ -45,8 +43,6 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = 60
 """A thread's lease lapses this long after its holder stopped renewing it: a backstop only, as
 takeover goes by the holder's heartbeat (seconds), not by the lease."""
-
-_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class JobRunner(Protocol):
@@ -236,5 +232,5 @@ class Bridge:
             await self.slack.chat_postMessage(
                 channel=thread.channel, thread_ts=thread.thread_ts, text=text
             )
-        except _SLACK_FAILURES as exc:
+        except slack_errors.FAILURES as exc:
             log.warning("could not post a notice: %s", exc, extra=thread.log_fields)

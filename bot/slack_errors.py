@@ -33,6 +33,9 @@ from tenacity import (
 
 Kind = Literal["rate_limited", "transient", "gone", "permanent"]
 
+FAILURES: Final = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
+"""What a Slack call raises when Slack (or the way to it) fails, as opposed to a bug here."""
+
 _TRANSIENT_ERRORS: Final = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )

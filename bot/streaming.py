@@ -32,17 +32,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import aiohttp
 import redis.exceptions
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render, slack_errors
 
 log = logging.getLogger(__name__)
-
-_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
-"""What a Slack call raises when Slack (or the way to it) fails, as opposed to a bug here."""
 
 
 class EditBudget(Protocol):
@@ -260,7 +255,7 @@ class ReplyStream:
             async for attempt in slack_errors.retrying(self.limits.final_retry_seconds):
                 with attempt:
                     await self._show_final_once(text)
-        except _SLACK_FAILURES as exc:
+        except slack_errors.FAILURES as exc:
             log.error(
                 "Slack did not take the final text of reply %s (%s): %s",
                 self.stream_id,
@@ -288,7 +283,7 @@ class ReplyStream:
                 await self._post(chunk, blocks, final=final)
         if final:
             for ts in self._messages[len(chunks) :]:
-                with contextlib.suppress(*_SLACK_FAILURES):
+                with contextlib.suppress(*slack_errors.FAILURES):
                     await self.slack.chat_delete(channel=self.channel, ts=ts)
             del self._messages[len(chunks) :]
             del self._shown[len(chunks) :]
@@ -312,7 +307,7 @@ class ReplyStream:
                 text=render.fallback_text(chunk),
                 blocks=blocks,
             )
-        except _SLACK_FAILURES as exc:
+        except slack_errors.FAILURES as exc:
             if slack_errors.classify(exc) != "gone":
                 await self._failed(exc, final=final)
                 raise
@@ -361,7 +356,7 @@ class ReplyStream:
         for ts in stale:
             try:
                 await self.slack.chat_delete(channel=self.channel, ts=ts)
-            except _SLACK_FAILURES as exc:
+            except slack_errors.FAILURES as exc:
                 # The answer is complete below it; a partial left over is noise, not loss.
                 log.warning(
                     "could not delete a partial reply (%s)",
@@ -383,7 +378,7 @@ class ReplyStream:
                 text=render.fallback_text(chunk),
                 blocks=blocks,
             )
-        except _SLACK_FAILURES as exc:
+        except slack_errors.FAILURES as exc:
             await self._failed(exc, final=final, shared_budget=False)
             raise
         self.stats.posts += 1

@@ -17,9 +17,7 @@ import logging
 import time
 from typing import Protocol
 
-import aiohttp
 import redis.exceptions
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
@@ -45,8 +43,6 @@ from codex_client import (
 )
 
 log = logging.getLogger(__name__)
-
-_SLACK_FAILURES = (SlackApiError, aiohttp.ClientError, TimeoutError, OSError)
 
 
 class TurnObserver(Protocol):
@@ -91,7 +87,7 @@ class TurnRunner:
         thread = mention.thread
         try:
             stream = await self._reply_stream(job, mention)
-        except _SLACK_FAILURES as exc:
+        except slack_errors.FAILURES as exc:
             # Slack refused even the placeholder, for the whole retry window: nothing can be
             # shown in this thread now. The mention is dropped, loudly.
             log.error(
@@ -128,7 +124,7 @@ class TurnRunner:
             messages = [await self._post_placeholder(thread)]
             placeholder = render.THINKING
             if not await self.store.update_job(thread.key, self.owner, messages=messages):
-                with contextlib.suppress(*_SLACK_FAILURES):
+                with contextlib.suppress(*slack_errors.FAILURES):
                     await self.slack.chat_delete(channel=thread.channel, ts=messages[0])
                 return None
 
