@@ -190,8 +190,8 @@ return redis.call('DEL', KEYS[1])
 # its job too). The heartbeat key is built here from the holder's name; this bot runs on a
 # single Redis (not Cluster), where a script may read keys it did not declare.
 _CLAIM_THREAD = """
-local has_job = redis.call('EXISTS', KEYS[1]) == 1
-if not has_job and redis.call('LLEN', KEYS[2]) == 0 then
+local has_job = redis.call('EXISTS', KEYS[2]) == 1
+if not has_job and redis.call('LLEN', KEYS[1]) == 0 then
   if not redis.call('GET', KEYS[3]) then
     redis.call('SREM', KEYS[4], ARGV[3])
   end
@@ -208,7 +208,7 @@ if holder then
 end
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
 if has_job then
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1])
+  redis.call('HSET', KEYS[2], 'owner', ARGV[1])
   return 2
 end
 return 1
@@ -487,13 +487,7 @@ class Store:
         """
         now = self._clock()
         raw = await self._start_job(
-            keys=[
-                f"{_PREFIX}pending:{thread_key}",
-                f"{_PREFIX}job:{thread_key}",
-                f"{_PREFIX}lease:{thread_key}",
-                _OWNED,
-            ],
-            args=[owner, repr(now), JOB_TTL, thread_key],
+            keys=_ownership_keys(thread_key), args=[owner, repr(now), JOB_TTL, thread_key]
         )
         if raw is None:
             return None
@@ -543,13 +537,7 @@ class Store:
         taken: list[tuple[str, bool]] = []
         for member in sorted(cast(str, _text(m)) for m in members):
             outcome = await self._claim_thread(
-                keys=[
-                    f"{_PREFIX}job:{member}",
-                    f"{_PREFIX}pending:{member}",
-                    f"{_PREFIX}lease:{member}",
-                    _OWNED,
-                ],
-                args=[owner, _ms(lease_ttl), member, _ALIVE],
+                keys=_ownership_keys(member), args=[owner, _ms(lease_ttl), member, _ALIVE]
             )
             if int(outcome):
                 taken.append((member, int(outcome) == 2))
@@ -674,6 +662,16 @@ class Store:
         async for message in pubsub.listen():
             if message.get("type") == "message":
                 yield self.parse_decision(message["data"])
+
+
+def _ownership_keys(thread_key: str) -> list[str]:
+    """KEYS of the job scripts, in the order they name them: pending, job, lease, owned set."""
+    return [
+        f"{_PREFIX}pending:{thread_key}",
+        f"{_PREFIX}job:{thread_key}",
+        f"{_PREFIX}lease:{thread_key}",
+        _OWNED,
+    ]
 
 
 def _ms(seconds: float) -> int:

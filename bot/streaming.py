@@ -348,7 +348,8 @@ class ReplyStream:
             posted.append(
                 (await self._post_message(chunk, blocks, final=True), _key(chunk, blocks))
             )
-        stale = [ts for ts in self._messages if ts not in {p[0] for p in posted}]
+        new = {ts for ts, _ in posted}
+        stale = [ts for ts in self._messages if ts not in new]
         self._messages = [ts for ts, _ in posted]
         self._shown = [key for _, key in posted]
         self.stats.final_posted = True
