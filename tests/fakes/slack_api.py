@@ -18,6 +18,21 @@
   until the window ends, then serves it normally (nothing is applied if the client gave up);
   ``drop`` reads the request and closes the connection without an answer. A faulted call never
   changes the workspace; it is recorded with a ``fault`` key (see :meth:`SlackFake.faulted`).
+- AI streaming: ``chat.startStream`` posts a bot message in a thread marked ``streaming``
+  whose ``text`` (and a ``markdown`` block) is the markdown streamed so far, with
+  ``task_update``/``plan_update`` chunks kept as ``tasks`` and ``plan_title``;
+  ``chat.appendStream`` adds to it and ``chat.stopStream`` ends it (final ``blocks`` go below
+  the markdown). Slack's errors: recipients required outside DMs
+  (``missing_recipient_user_id``/``missing_recipient_team_id``), 12,000 characters of markdown
+  (``msg_too_long``), ``invalid_chunks``, ``message_not_in_streaming_state`` once closed,
+  ``streaming_state_conflict`` for ``chat.update`` and ``cant_delete_message`` while open. A
+  stream closes by itself (``stream_expired``) when open longer than ``stream_max_seconds`` or
+  idle ``stream_idle_seconds``, on the fake's clock; :meth:`SlackFake.stop_stream_by_user`
+  presses Stop (``stopped_by_user`` from then on); ``streaming_error`` makes every start fail
+  (a workspace without the feature).
+- ``assistant.threads.setStatus`` sets a thread's status ("" clears it), and any bot message
+  posted in the thread clears it as Slack does: :meth:`SlackFake.status`,
+  :meth:`SlackFake.status_history`.
 - ``POST /response/<id>`` records what an app posts to a ``response_url``.
 - Socket Mode: ``apps.connections.open`` returns a ``ws://`` URL here; the fake sends ``hello``,
   then delivers envelopes with :meth:`SlackFake.socket_send_envelope` and records the acks.
@@ -95,7 +110,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
+_JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "chunks", "loading_messages")
 _APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 SERVER_ERROR_PAGE = """<!DOCTYPE html>
@@ -138,11 +153,21 @@ class SlackFake:
         rate_limits: Mapping[str, RateLimit] | None = None,
         channels: Iterable[str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        streaming_error: str | None = None,
+        stream_max_seconds: float = 300.0,
+        stream_idle_seconds: float = 30.0,
     ) -> None:
         self.bot_token, self.app_token = bot_token, app_token
         self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
         self.workspace = Workspace(
-            team_id=team_id, bot_user_id=bot_user_id, bot_id=bot_id, channels=channels
+            team_id=team_id,
+            bot_user_id=bot_user_id,
+            bot_id=bot_id,
+            channels=channels,
+            clock=clock,
+            streaming_error=streaming_error,
+            stream_max_seconds=stream_max_seconds,
+            stream_idle_seconds=stream_idle_seconds,
         )
         self.limiter = RateLimiter(
             DEFAULT_RATE_LIMITS if rate_limits is None else rate_limits, clock
@@ -281,6 +306,20 @@ class SlackFake:
         """Make ``usergroups.users.list`` answer ``users`` for ``usergroup``."""
         self.workspace.usergroups[usergroup] = list(users)
 
+    @property
+    def streaming_error(self) -> str | None:
+        """The error every ``chat.startStream`` answers (None: streaming works); settable."""
+        return self.workspace.streaming_error
+
+    @streaming_error.setter
+    def streaming_error(self, error: str | None) -> None:
+        self.workspace.streaming_error = error
+
+    def stop_stream_by_user(self, channel: str, ts: str) -> None:
+        """The recipient presses Stop on an open stream in Slack's UI: the stream closes, and
+        later ``chat.appendStream``/``chat.stopStream`` calls answer ``stopped_by_user``."""
+        self.workspace.stop_stream_by_user(channel, ts)
+
     # -- reading the record -----------------------------------------------------------------
 
     def calls_for(self, method: str) -> list[dict[str, Any]]:
@@ -295,6 +334,15 @@ class SlackFake:
     def history(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Every version a message had, from its post to its last edit."""
         return self.workspace.history(channel, ts)
+
+    def status(self, channel: str, thread_ts: str) -> str:
+        """The assistant status a thread shows now ("" when none, or cleared by a bot post)."""
+        return self.workspace.status(channel, thread_ts)
+
+    def status_history(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Every change of a thread's status, oldest first: ``status``, ``by`` (the method),
+        ``at`` (the fake's clock), and ``loading_messages`` or the clearing post's ``ts``."""
+        return self.workspace.status_history(channel, thread_ts)
 
     @property
     def ephemerals(self) -> list[dict[str, Any]]:

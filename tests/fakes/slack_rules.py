@@ -5,9 +5,15 @@
   Kit limits are broken (50 blocks; markdown blocks 12,000 characters in total; section text
   3,000; header 150; buttons: text 75, value 2,000, action_id 255; 25 actions; 10 context
   elements), with Slack's ``errors`` list of ``[json-pointer:…]`` messages.
+- Streaming chunks (``chat.startStream``/``appendStream``/``stopStream``): ``markdown_text``,
+  ``task_update`` and ``plan_update``, titles of 1 to 256 characters, task statuses Slack
+  knows; anything else is ``invalid_chunks``. A streamed message's markdown, like a markdown
+  block's, stops at 12,000 characters (``msg_too_long``).
 - Rate limits: token buckets per method and scope. Slack documents Tier 3 (``chat.update``) as
   "50+ per minute" per workspace and ``chat.postMessage`` as "1 per second per channel, short
-  bursts allowed"; a refused call is HTTP 429 with an integer ``Retry-After``.
+  bursts allowed"; ``chat.startStream`` and ``chat.stopStream`` are Tier 2 (20+ per minute),
+  ``chat.appendStream`` Tier 4 (100+ per minute) and ``assistant.threads.setStatus`` 600 per
+  minute. A refused call is HTTP 429 with an integer ``Retry-After``.
 - Fault windows: :class:`FaultWindow` says which calls fail at Slack's edge, in which way,
   and until when (by the fake's clock); :class:`tests.fakes.slack_api.SlackFake` serves them.
 """
@@ -28,6 +34,10 @@ MAX_SECTION_TEXT: Final = 3_000
 MAX_HEADER_TEXT: Final = 150
 MAX_BLOCKS: Final = 50
 MAX_ATTACHMENTS: Final = 100
+MAX_STREAM_MARKDOWN: Final = MAX_MARKDOWN_TOTAL
+MAX_TASK_TITLE: Final = 256
+
+TASK_STATUSES: Final = frozenset({"pending", "in_progress", "complete", "error"})
 
 KNOWN_BLOCKS: Final = frozenset(
     {
@@ -62,6 +72,10 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, RateLimit]] = {
     "chat.delete": RateLimit(per_minute=50, burst=50, scope="workspace"),
     "chat.postMessage": RateLimit(per_minute=60, burst=10, scope="channel"),
     "apps.connections.open": RateLimit(per_minute=1, burst=10, scope="workspace"),
+    "chat.startStream": RateLimit(per_minute=20, burst=20, scope="workspace"),
+    "chat.stopStream": RateLimit(per_minute=20, burst=20, scope="workspace"),
+    "chat.appendStream": RateLimit(per_minute=100, burst=100, scope="workspace"),
+    "assistant.threads.setStatus": RateLimit(per_minute=600, burst=600, scope="workspace"),
 }
 
 
@@ -198,6 +212,37 @@ def content_error(params: Mapping[str, Any], *, update: bool = False) -> dict[st
                 "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
             }
     return None
+
+
+def chunks_ok(chunks: Any) -> bool:
+    """Whether ``chunks`` is a list of streaming chunks Slack accepts: ``markdown_text`` (text),
+    ``task_update`` (id, title, a known status; details and output optional) and
+    ``plan_update`` (title); titles are 1 to 256 characters."""
+    return isinstance(chunks, list) and all(_chunk_ok(chunk) for chunk in chunks)
+
+
+def _chunk_ok(chunk: Any) -> bool:
+    if not isinstance(chunk, Mapping):
+        return False
+    kind = chunk.get("type")
+    if kind == "markdown_text":
+        return isinstance(chunk.get("text"), str)
+    if kind == "plan_update":
+        return _title_ok(chunk.get("title"))
+    if kind != "task_update":
+        return False
+    optional = [chunk.get(key, "") for key in ("details", "output")]
+    return (
+        isinstance(chunk.get("id"), str)
+        and bool(chunk["id"])
+        and _title_ok(chunk.get("title"))
+        and chunk.get("status") in TASK_STATUSES
+        and all(isinstance(value, str) for value in optional)
+    )
+
+
+def _title_ok(title: Any) -> bool:
+    return isinstance(title, str) and 0 < len(title) <= MAX_TASK_TITLE
 
 
 def block_errors(blocks: list[Any]) -> list[str]:

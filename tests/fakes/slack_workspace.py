@@ -1,22 +1,30 @@
 """The state of the fake Slack workspace and its Web API methods, without any I/O.
 
 :class:`Workspace` holds messages (every version of each), ephemeral messages, modals, users
-and user groups, and answers the methods the bot uses, as Slack documents them: each handler
-takes the call's parameters and returns the response body, or raises
-:class:`SlackApiErrorResponse` for an ``ok:false`` answer. :mod:`tests.fakes.slack_api` serves it
-over HTTP and adds authentication, rate limits and recording.
+and user groups, streamed messages and assistant thread statuses, and answers the methods the
+bot uses, as Slack documents them: each handler takes the call's parameters and returns the
+response body, or raises :class:`SlackApiErrorResponse` for an ``ok:false`` answer.
+:mod:`tests.fakes.slack_api` serves it over HTTP and adds authentication, rate limits and
+recording.
+
+Streams (``chat.startStream``/``appendStream``/``stopStream``) are bot messages marked
+``streaming`` while open; Slack closes them by itself after a while (by age, or idleness), and
+the recipient can press Stop. Those closings depend on time, so they are applied lazily, on
+the workspace's clock, whenever a message is touched or read.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from tests.fakes.slack_payloads import APP_ID, TEAM_DOMAIN, next_ts
-from tests.fakes.slack_rules import content_error
+from tests.fakes.slack_rules import MAX_STREAM_MARKDOWN, chunks_ok, content_error
 
 __all__ = ["Handler", "SlackApiErrorResponse", "Workspace"]
 
@@ -34,21 +42,51 @@ class SlackApiErrorResponse(Exception):
         self.body = {"ok": False, "error": error, **extra}
 
 
+@dataclass
+class _Stream:
+    """Slack's side of one streamed message: when it opened and last grew, and whether it is
+    still open (and if the recipient closed it, which Slack keeps answering with an error)."""
+
+    started: float
+    active: float
+    open: bool = True
+    stopped_by_user: bool = False
+
+
 class Workspace:
     """One Slack workspace as the bot sees it. Channels are any well-formed id unless
-    ``channels`` lists them; users are synthesised for any well-formed id."""
+    ``channels`` lists them; users are synthesised for any well-formed id.
+
+    ``streaming_error`` (e.g. ``feature_not_enabled``) makes every ``chat.startStream`` fail,
+    as in a workspace without the feature; a stream closes by itself once it has been open more
+    than ``stream_max_seconds`` or had no start/append for ``stream_idle_seconds`` of ``clock``.
+    """
 
     def __init__(
-        self, *, team_id: str, bot_user_id: str, bot_id: str, channels: Iterable[str] | None
+        self,
+        *,
+        team_id: str,
+        bot_user_id: str,
+        bot_id: str,
+        channels: Iterable[str] | None,
+        clock: Callable[[], float] = time.monotonic,
+        streaming_error: str | None = None,
+        stream_max_seconds: float = 300.0,
+        stream_idle_seconds: float = 30.0,
     ) -> None:
         self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
         self.channels = None if channels is None else set(channels)
+        self.streaming_error = streaming_error
+        self.stream_max_seconds, self.stream_idle_seconds = stream_max_seconds, stream_idle_seconds
+        self._clock = clock
         self.ephemerals: list[dict[str, Any]] = []
         self.views: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self._versions: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self.methods: dict[str, Handler] = {
             "chat.postMessage": self._post_message,
@@ -56,6 +94,10 @@ class Workspace:
             "chat.delete": self._delete,
             "chat.postEphemeral": self._post_ephemeral,
             "chat.getPermalink": self._permalink,
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._append_stream,
+            "chat.stopStream": self._stop_stream,
+            "assistant.threads.setStatus": self._set_status,
             "conversations.replies": self._replies,
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroup_users,
@@ -88,6 +130,7 @@ class Workspace:
 
     def messages(self, channel: str, *, thread_ts: str | None = None) -> list[dict[str, Any]]:
         """The channel's messages as they are now (after edits, without deleted ones), by ts."""
+        self._expire_streams()
         found = sorted(self._messages.get(channel, {}).values(), key=lambda m: _ts_key(m["ts"]))
         if thread_ts is not None:
             found = [m for m in found if m.get("thread_ts", m["ts"]) == thread_ts]
@@ -95,7 +138,27 @@ class Workspace:
 
     def history(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """Every version a message had, from its post to its last edit."""
+        self._expire_streams()
         return [dict(v) for v in self._versions.get((channel, ts), [])]
+
+    def status(self, channel: str, thread_ts: str) -> str:
+        """The assistant status shown in a thread now ("" when none)."""
+        changes = self._statuses.get((channel, thread_ts))
+        return str(changes[-1]["status"]) if changes else ""
+
+    def status_history(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        """Every status a thread was given, and every clearing by a bot post, oldest first."""
+        return [dict(change) for change in self._statuses.get((channel, thread_ts), [])]
+
+    def stop_stream_by_user(self, channel: str, ts: str) -> None:
+        """The recipient pressed Stop on an open stream: it closes, and Slack answers every
+        later append or stop with ``stopped_by_user``."""
+        self._expire_streams()
+        stream = self._streams.get((channel, ts))
+        if stream is None or not stream.open:
+            raise ValueError(f"{channel} {ts} is not an open stream")
+        stream.open, stream.stopped_by_user = False, True
+        self._close(channel, self._messages[channel][ts], "stream_stopped_by_user")
 
     def _channel(self, params: dict[str, Any], key: str = "channel") -> str:
         channel = params.get(key)
@@ -107,24 +170,30 @@ class Workspace:
             raise SlackApiErrorResponse("channel_not_found")
         return channel
 
-    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(params)
-        _check_content(params)
+    def _bot_message(self, text: str, thread_ts: Any) -> dict[str, Any]:
+        """A new message from the bot, as Slack shapes it (not stored yet)."""
         message: dict[str, Any] = {
             "type": "message",
             "user": self.bot_user_id,
             "bot_id": self.bot_id,
             "app_id": APP_ID,
             "team": self.team_id,
-            "text": params.get("text") or "",
+            "text": text,
             "ts": next_ts(),
         }
+        if thread_ts:
+            message["thread_ts"] = str(thread_ts)
+        return message
+
+    def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params)
+        _check_content(params)
+        message = self._bot_message(params.get("text") or "", params.get("thread_ts"))
         for key in ("blocks", "attachments", "metadata"):
             if params.get(key) is not None:
                 message[key] = params[key]
-        if params.get("thread_ts"):
-            message["thread_ts"] = str(params["thread_ts"])
         self._store(channel, message)
+        self._clear_status(channel, message, "chat.postMessage")
         return {"ok": True, "channel": channel, "ts": message["ts"], "message": dict(message)}
 
     def _own_message(self, params: dict[str, Any], action: str) -> tuple[str, dict[str, Any]]:
@@ -134,6 +203,13 @@ class Workspace:
             raise SlackApiErrorResponse("message_not_found")
         if message.get("user") != self.bot_user_id:
             raise SlackApiErrorResponse(f"cant_{action}_message")
+        self._expire_streams()
+        stream = self._streams.get((channel, message["ts"]))
+        if stream is not None and stream.open:
+            # Slack will not edit a message it is still streaming, nor delete it.
+            raise SlackApiErrorResponse(
+                "streaming_state_conflict" if action == "update" else f"cant_{action}_message"
+            )
         return channel, message
 
     def _update(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +220,7 @@ class Workspace:
             if key in params:
                 message[key] = params[key]
         message["edited"] = {"user": self.bot_user_id, "ts": next_ts()}
-        self._versions[(channel, message["ts"])].append(dict(message))
+        self._record(channel, message)
         return {
             "ok": True,
             "channel": channel,
@@ -157,6 +233,121 @@ class Workspace:
         channel, message = self._own_message(params, "delete")
         del self._messages[channel][message["ts"]]
         return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    # -- streams and assistant statuses ------------------------------------------------------
+
+    def _start_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        if self.streaming_error is not None:
+            raise SlackApiErrorResponse(self.streaming_error)
+        channel = self._channel(params)
+        thread_ts = params.get("thread_ts")
+        if not isinstance(thread_ts, str) or not thread_ts:
+            raise SlackApiErrorResponse("invalid_arguments")
+        if not channel.startswith("D"):
+            # Outside a DM, Slack streams to one person, who must be named.
+            if not params.get("recipient_user_id"):
+                raise SlackApiErrorResponse("missing_recipient_user_id")
+            if not params.get("recipient_team_id"):
+                raise SlackApiErrorResponse("missing_recipient_team_id")
+        markdown, chunks = _stream_content(params)
+        message = self._bot_message("", thread_ts)
+        message["streaming"] = True
+        if params.get("recipient_user_id"):
+            message["recipient_user_id"] = params["recipient_user_id"]
+        _grow(message, _grown_markdown(message, markdown), chunks)
+        self._store(channel, message)
+        self._clear_status(channel, message, "chat.startStream")
+        now = self._clock()
+        self._streams[(channel, message["ts"])] = _Stream(started=now, active=now)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _append_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, message, stream = self._open_stream(params)
+        markdown, chunks = _stream_content(params)
+        grown = _grown_markdown(message, markdown)
+        stream.active = self._clock()
+        if markdown or chunks:
+            _grow(message, grown, chunks)
+            self._record(channel, message)
+        return {"ok": True, "channel": channel, "ts": message["ts"]}
+
+    def _stop_stream(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, message, stream = self._open_stream(params)
+        markdown, chunks = _stream_content(params)
+        grown = _grown_markdown(message, markdown)
+        extra = params.get("blocks")
+        if extra is not None:
+            if not isinstance(extra, list):
+                raise SlackApiErrorResponse("invalid_blocks_format")
+            # The final blocks go below the streamed markdown; Block Kit limits apply to both.
+            _check_content({"blocks": _markdown_blocks(grown) + extra}, update=True)
+        _grow(message, grown, chunks, extra)
+        if params.get("metadata") is not None:
+            message["metadata"] = params["metadata"]
+        stream.open = False
+        self._close(channel, message)
+        return {"ok": True, "channel": channel, "ts": message["ts"], "message": dict(message)}
+
+    def _open_stream(self, params: dict[str, Any]) -> tuple[str, dict[str, Any], _Stream]:
+        """The stream an append or stop names, if Slack would still take content for it."""
+        channel = self._channel(params)
+        ts = str(params.get("ts", ""))
+        self._expire_streams()
+        message = self._messages.get(channel, {}).get(ts)
+        if message is None:
+            raise SlackApiErrorResponse("message_not_found")
+        stream = self._streams.get((channel, ts))
+        if stream is not None and stream.stopped_by_user:
+            raise SlackApiErrorResponse("stopped_by_user")
+        if stream is None or not stream.open:
+            raise SlackApiErrorResponse("message_not_in_streaming_state")
+        return channel, message, stream
+
+    def _expire_streams(self) -> None:
+        """Close the streams Slack has closed by now: open too long, or idle too long."""
+        now = self._clock()
+        for (channel, ts), stream in self._streams.items():
+            too_old = now - stream.started > self.stream_max_seconds
+            too_idle = now - stream.active >= self.stream_idle_seconds
+            if stream.open and (too_old or too_idle):
+                stream.open = False
+                self._close(channel, self._messages[channel][ts], "stream_expired")
+
+    def _close(self, channel: str, message: dict[str, Any], marker: str | None = None) -> None:
+        """End a stream's message as it is (``marker`` says why, when not the app's stop)."""
+        message["streaming"] = False
+        if marker is not None:
+            message[marker] = True
+        self._record(channel, message)
+
+    def _set_status(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(params, "channel_id")
+        thread_ts, status = params.get("thread_ts"), params.get("status")
+        loading = params.get("loading_messages")
+        if not isinstance(thread_ts, str) or not thread_ts or not isinstance(status, str):
+            raise SlackApiErrorResponse("invalid_arguments")
+        if loading is not None and not (
+            isinstance(loading, list) and all(isinstance(line, str) for line in loading)
+        ):
+            raise SlackApiErrorResponse("invalid_arguments")
+        change: dict[str, Any] = {
+            "status": status,
+            "by": "assistant.threads.setStatus",
+            "at": self._clock(),
+        }
+        if loading:
+            change["loading_messages"] = list(loading)
+        self._statuses.setdefault((channel, thread_ts), []).append(change)
+        return {"ok": True}
+
+    def _clear_status(self, channel: str, message: dict[str, Any], method: str) -> None:
+        """A bot reply in a thread clears the status Slack showed there, as Slack does."""
+        thread_ts = message.get("thread_ts")
+        if thread_ts and self.status(channel, thread_ts):
+            change = {"status": "", "by": method, "at": self._clock(), "ts": message["ts"]}
+            self._statuses[(channel, thread_ts)].append(change)
+
+    # -- other methods -----------------------------------------------------------------------
 
     def _post_ephemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(params)
@@ -265,6 +456,61 @@ class Workspace:
             parent["thread_ts"] = parent["ts"]
             parent["reply_count"] = parent.get("reply_count", 0) + 1
             parent["latest_reply"] = message["ts"]
+
+    def _record(self, channel: str, message: dict[str, Any]) -> None:
+        """Keep the message as it is now as its newest version."""
+        self._versions[(channel, message["ts"])].append(dict(message))
+
+
+def _stream_content(params: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
+    """The markdown one streaming call adds (``markdown_text``, then its ``markdown_text``
+    chunks) and its task and plan chunks, in order."""
+    markdown = params.get("markdown_text")
+    if markdown is not None and not isinstance(markdown, str):
+        raise SlackApiErrorResponse("invalid_arguments")
+    chunks = params.get("chunks")
+    if chunks is None:
+        chunks = []
+    if not chunks_ok(chunks):
+        raise SlackApiErrorResponse("invalid_chunks")
+    text = (markdown or "") + "".join(c["text"] for c in chunks if c["type"] == "markdown_text")
+    return text, [c for c in chunks if c["type"] != "markdown_text"]
+
+
+def _grown_markdown(message: dict[str, Any], markdown: str) -> str:
+    """The stream's markdown with ``markdown`` added, if Slack allows that much."""
+    grown = str(message["text"]) + markdown
+    if len(grown) > MAX_STREAM_MARKDOWN:
+        raise SlackApiErrorResponse("msg_too_long")
+    return grown
+
+
+def _grow(
+    message: dict[str, Any],
+    markdown: str,
+    chunks: list[dict[str, Any]],
+    final_blocks: list[Any] | None = None,
+) -> None:
+    """Show ``markdown`` (a markdown block, then any final blocks) and apply task and plan
+    chunks: tasks by id, the latest update winning, in the order they first appeared."""
+    message["text"] = markdown
+    blocks = _markdown_blocks(markdown) + (final_blocks or [])
+    if blocks:
+        message["blocks"] = blocks
+    tasks = [dict(task) for task in message.get("tasks", [])]  # versions keep their own list
+    for chunk in chunks:
+        if chunk["type"] == "plan_update":
+            message["plan_title"] = chunk["title"]
+            continue
+        task = {k: chunk[k] for k in ("id", "title", "status", "details", "output") if k in chunk}
+        index = next((i for i, t in enumerate(tasks) if t["id"] == task["id"]), len(tasks))
+        tasks[index : index + 1] = [task]
+    if tasks:
+        message["tasks"] = tasks
+
+
+def _markdown_blocks(markdown: str) -> list[Any]:
+    return [{"type": "markdown", "text": markdown}] if markdown else []
 
 
 def _check_content(params: dict[str, Any], *, update: bool = False) -> None:

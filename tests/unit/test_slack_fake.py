@@ -413,3 +413,379 @@ async def test_a_drop_window_closes_connections_without_an_answer(
     assert [(c["status"], c["fault"]) for c in fake.faulted()] == [(None, "drop")] * 3
     await no_retries.chat_update(channel="C1", ts=ts, text="after")
     assert fake.messages("C1")[0]["text"] == "after"
+
+
+# -- AI streaming and assistant statuses ----------------------------------------------------
+
+BUTTONS = {
+    "type": "actions",
+    "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Retry"}}],
+}
+
+
+def _stream_shape(message: dict[str, object]) -> tuple[object, ...]:
+    return (message["text"], message.get("blocks"), message["streaming"])
+
+
+async def test_a_stream_starts_grows_and_stops(fake: SlackFake, client: AsyncWebClient) -> None:
+    """A stream is a bot reply whose text and markdown block grow with every append; stop
+    adds its last markdown and puts the final blocks below it, and nothing can be added after."""
+    parent = fake.add_message("D1", "question", user="U1")
+    started = await client.chat_startStream(channel="D1", thread_ts=parent["ts"])
+    ts = started["ts"]
+    assert (started["channel"], fake.messages("D1")[1]["thread_ts"]) == ("D1", parent["ts"])
+    shown = fake.messages("D1", thread_ts=parent["ts"])[1]
+    assert (shown["user"], shown["bot_id"], shown["app_id"], shown["team"]) == (
+        fake.bot_user_id,
+        fake.bot_id,
+        "A0001",
+        fake.team_id,
+    )
+    assert _stream_shape(shown) == ("", None, True)  # no empty markdown block
+    await client.chat_appendStream(channel="D1", ts=ts, markdown_text="Hel")
+    await client.chat_appendStream(
+        channel="D1", ts=ts, chunks=[{"type": "markdown_text", "text": "lo"}]
+    )
+    assert _stream_shape(fake.messages("D1")[1]) == (
+        "Hello",
+        [{"type": "markdown", "text": "Hello"}],
+        True,
+    )
+    stopped = await client.chat_stopStream(
+        channel="D1", ts=ts, markdown_text=" world", blocks=[BUTTONS]
+    )
+    final = fake.messages("D1")[1]
+    assert _stream_shape(final) == (
+        "Hello world",
+        [{"type": "markdown", "text": "Hello world"}, BUTTONS],
+        False,
+    )
+    assert (stopped["ts"], stopped["message"]) == (ts, final)
+    assert [(v["text"], v["streaming"]) for v in fake.history("D1", ts)] == [
+        ("", True),
+        ("Hel", True),
+        ("Hello", True),
+        ("Hello world", False),
+    ]
+    for call in (
+        client.chat_appendStream(channel="D1", ts=ts, markdown_text="more"),
+        client.chat_stopStream(channel="D1", ts=ts),
+    ):
+        assert (await _error(call))[1] == "message_not_in_streaming_state"
+    posted = (await client.chat_postMessage(channel="D1", text="plain"))["ts"]
+    assert (await _error(client.chat_appendStream(channel="D1", ts=posted, markdown_text="x")))[
+        1
+    ] == "message_not_in_streaming_state"
+    assert (await _error(client.chat_appendStream(channel="D1", ts="1.000001")))[1] == (
+        "message_not_found"
+    )
+    assert fake.messages("D1")[1]["text"] == "Hello world"
+
+
+async def test_a_stream_outside_a_dm_names_its_recipient(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """In a channel (C or G) Slack wants the recipient's user and team; in a DM it does not;
+    a thread is always required."""
+    start = client.chat_startStream
+    assert (await _error(start(channel="C1", thread_ts="1.000001")))[1] == (
+        "missing_recipient_user_id"
+    )
+    assert (await _error(start(channel="G1", thread_ts="1.000001", recipient_user_id="U1")))[
+        1
+    ] == "missing_recipient_team_id"
+    assert (await _error(start(channel="D1", thread_ts="")))[1] == "invalid_arguments"
+    assert fake.messages("C1") == fake.messages("G1") == fake.messages("D1") == []
+    ts = (
+        await start(
+            channel="C1",
+            thread_ts="1.000001",
+            recipient_user_id="U1",
+            recipient_team_id=fake.team_id,
+            markdown_text="hi",
+        )
+    )["ts"]
+    assert (fake.messages("C1")[0]["ts"], fake.messages("C1")[0]["recipient_user_id"]) == (
+        ts,
+        "U1",
+    )
+    assert (await start(channel="D1", thread_ts="1.000001"))["ok"]
+
+
+async def test_a_streams_markdown_stops_at_12000_characters(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """Start, append and stop all answer msg_too_long past 12,000 characters of markdown, and
+    then add nothing."""
+    start = client.chat_startStream
+    assert (await _error(start(channel="D1", thread_ts="1.000001", markdown_text="x" * 12_001)))[
+        1
+    ] == "msg_too_long"
+    assert fake.messages("D1") == []
+    ts = (await start(channel="D1", thread_ts="1.000001", markdown_text="x" * 11_999))["ts"]
+    for call in (
+        client.chat_appendStream(channel="D1", ts=ts, markdown_text="yy"),
+        client.chat_appendStream(
+            channel="D1", ts=ts, chunks=[{"type": "markdown_text", "text": "yy"}]
+        ),
+        client.chat_stopStream(channel="D1", ts=ts, markdown_text="yy"),
+    ):
+        assert (await _error(call))[1] == "msg_too_long"
+    assert len(fake.messages("D1")[0]["text"]) == 11_999
+    await client.chat_appendStream(channel="D1", ts=ts, markdown_text="y")
+    shown = fake.messages("D1")[0]
+    assert (len(shown["text"]), shown["streaming"]) == (12_000, True)
+
+
+async def test_a_stream_expires_when_too_old_or_idle() -> None:
+    """On the fake's clock a stream closes by itself after stream_idle_seconds without an
+    append, or once open more than stream_max_seconds; it keeps its text, marked expired."""
+    clock = StepClock()
+    async with SlackFake(clock=clock) as fake:  # Slack's defaults: 300 s open, 30 s idle
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ts"]
+        for _ in range(15):  # at 20 s steps the stream never idles, and reaches 300 s open
+            clock.now += 20
+            await client.chat_appendStream(channel="D1", ts=ts, markdown_text=".")
+        clock.now += 0.1
+        assert (await _error(client.chat_appendStream(channel="D1", ts=ts)))[1] == (
+            "message_not_in_streaming_state"
+        )
+        old = fake.messages("D1")[0]
+        assert (old["text"], old["streaming"], old["stream_expired"]) == ("." * 15, False, True)
+
+        idle = (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ts"]
+        clock.now += 29.9
+        await client.chat_appendStream(channel="D1", ts=idle, markdown_text="a")
+        clock.now += 29.9
+        assert fake.messages("D1")[1]["streaming"] is True
+        clock.now += 0.1
+        shown = fake.messages("D1")[1]  # reading is enough to see it closed
+        assert (shown["text"], shown["streaming"], shown.get("stream_expired")) == (
+            "a",
+            False,
+            True,
+        )
+        assert fake.history("D1", idle)[-1]["stream_expired"] is True
+        assert (await _error(client.chat_stopStream(channel="D1", ts=idle)))[1] == (
+            "message_not_in_streaming_state"
+        )
+
+
+async def test_stream_limits_are_constructor_options() -> None:
+    """stream_max_seconds and stream_idle_seconds replace Slack's 300 and 30 seconds."""
+    clock = StepClock()
+    async with SlackFake(clock=clock, stream_max_seconds=5, stream_idle_seconds=2) as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ts"]
+        clock.now += 1.9
+        await client.chat_appendStream(channel="D1", ts=ts, markdown_text="a")
+        clock.now += 2
+        assert fake.messages("D1")[0]["stream_expired"] is True
+        ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ts"]
+        for _ in range(2):
+            clock.now += 1.9
+            await client.chat_appendStream(channel="D1", ts=ts, markdown_text="b")
+        clock.now += 1.1
+        assert fake.messages("D1")[1]["streaming"] is True  # 4.9 s open, 1.1 s idle
+        clock.now += 0.2
+        assert fake.messages("D1")[1]["stream_expired"] is True  # 5.1 s open, 1.3 s idle
+
+
+async def test_update_and_delete_wait_for_the_stream_to_close(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """While a message streams, chat.update is streaming_state_conflict and chat.delete
+    cant_delete_message; once stopped, both work as for any bot message."""
+    ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001", markdown_text="draft"))[
+        "ts"
+    ]
+    assert (await _error(client.chat_update(channel="D1", ts=ts, text="edited")))[1] == (
+        "streaming_state_conflict"
+    )
+    assert (await _error(client.chat_delete(channel="D1", ts=ts)))[1] == "cant_delete_message"
+    assert fake.messages("D1")[0]["text"] == "draft"
+    await client.chat_stopStream(channel="D1", ts=ts)
+    await client.chat_update(channel="D1", ts=ts, text="edited")
+    assert fake.messages("D1")[0]["text"] == "edited"
+    await client.chat_delete(channel="D1", ts=ts)
+    assert fake.messages("D1") == []
+
+
+async def test_a_stream_the_user_stopped_refuses_more(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """After the recipient presses Stop, every append and stop answers stopped_by_user, and
+    the message keeps what it had."""
+    ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001", markdown_text="a"))[
+        "ts"
+    ]
+    fake.stop_stream_by_user("D1", ts)
+    for call in (
+        client.chat_appendStream(channel="D1", ts=ts, markdown_text="b"),
+        client.chat_stopStream(channel="D1", ts=ts),
+        client.chat_appendStream(channel="D1", ts=ts, markdown_text="b"),
+    ):
+        assert (await _error(call))[1] == "stopped_by_user"
+    shown = fake.messages("D1")[0]
+    assert (shown["text"], shown["streaming"], shown["stream_stopped_by_user"]) == (
+        "a",
+        False,
+        True,
+    )
+    with pytest.raises(ValueError, match="not an open stream"):
+        fake.stop_stream_by_user("D1", ts)
+
+
+async def test_streaming_error_refuses_every_start() -> None:
+    """streaming_error answers every chat.startStream (a workspace without the feature) and
+    can be changed while the fake runs."""
+    async with SlackFake(streaming_error="feature_not_enabled") as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        for _ in range(2):
+            assert (await _error(client.chat_startStream(channel="D1", thread_ts="1.000001")))[
+                1
+            ] == "feature_not_enabled"
+        assert fake.messages("D1") == []
+        fake.streaming_error = None
+        assert (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ok"]
+        fake.streaming_error = "not_allowed"
+        assert (await _error(client.chat_startStream(channel="D1", thread_ts="1.000001")))[1] == (
+            "not_allowed"
+        )
+
+
+async def test_task_and_plan_chunks_and_invalid_ones(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """task_update chunks are kept by id (latest wins, first order) and plan_update as the
+    plan's title; unknown chunks or titles over 256 characters are invalid_chunks."""
+    ts = (
+        await client.chat_startStream(
+            channel="D1",
+            thread_ts="1.000001",
+            task_display_mode="plan",
+            chunks=[
+                {"type": "plan_update", "title": "Fix the bug"},
+                {"type": "task_update", "id": "t1", "title": "Read", "status": "in_progress"},
+                {"type": "task_update", "id": "t2", "title": "Test", "status": "pending"},
+            ],
+        )
+    )["ts"]
+    await client.chat_appendStream(
+        channel="D1",
+        ts=ts,
+        chunks=[
+            {
+                "type": "task_update",
+                "id": "t1",
+                "title": "Read",
+                "status": "complete",
+                "output": "ok",
+            },
+            {"type": "markdown_text", "text": "Done."},
+        ],
+    )
+    shown = fake.messages("D1")[0]
+    assert (shown["plan_title"], shown["text"]) == ("Fix the bug", "Done.")
+    assert shown["tasks"] == [
+        {"id": "t1", "title": "Read", "status": "complete", "output": "ok"},
+        {"id": "t2", "title": "Test", "status": "pending"},
+    ]
+    assert fake.history("D1", ts)[0]["tasks"][0]["status"] == "in_progress"
+    bad = [
+        {"type": "image", "url": "x"},
+        {"type": "task_update", "id": "t3", "title": "x" * 257, "status": "pending"},
+        {"type": "task_update", "id": "t3", "title": "x", "status": "done"},
+        {"type": "plan_update", "title": "x" * 257},
+        {"type": "markdown_text"},
+    ]
+    for chunk in bad:
+        assert (await _error(client.chat_appendStream(channel="D1", ts=ts, chunks=[chunk])))[
+            1
+        ] == "invalid_chunks"
+    assert fake.messages("D1")[0] == shown
+    assert (
+        await _error(client.chat_startStream(channel="D1", thread_ts="1.000001", chunks=bad[:1]))
+    )[1] == "invalid_chunks"
+    assert len(fake.messages("D1")) == 1
+    await client.chat_appendStream(
+        channel="D1", ts=ts, chunks=[{"type": "plan_update", "title": "x" * 256}]
+    )
+    assert fake.messages("D1")[0]["plan_title"] == "x" * 256
+
+
+async def test_a_threads_status_is_cleared_by_a_bot_reply(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """setStatus shows a status in one thread ("" clears it); the bot's next post or stream in
+    that thread clears it too; every change is in status_history."""
+    set_status = client.assistant_threads_setStatus
+    await set_status(
+        channel_id="D1", thread_ts="1.000001", status="is thinking…", loading_messages=["Hm"]
+    )
+    assert fake.status("D1", "1.000001") == "is thinking…"
+    await client.chat_postMessage(channel="D1", text="elsewhere", thread_ts="2.000001")
+    await client.chat_postMessage(channel="D1", text="top level")
+    assert fake.status("D1", "1.000001") == "is thinking…"
+    reply = (await client.chat_postMessage(channel="D1", text="hi", thread_ts="1.000001"))["ts"]
+    assert fake.status("D1", "1.000001") == ""
+    await set_status(channel_id="D1", thread_ts="1.000001", status="is writing…")
+    await client.chat_startStream(channel="D1", thread_ts="1.000001")
+    assert fake.status("D1", "1.000001") == ""
+    await set_status(channel_id="D1", thread_ts="1.000001", status="again")
+    await set_status(channel_id="D1", thread_ts="1.000001", status="")
+    assert fake.status("D1", "1.000001") == ""
+    history = fake.status_history("D1", "1.000001")
+    assert [(c["status"], c["by"]) for c in history] == [
+        ("is thinking…", "assistant.threads.setStatus"),
+        ("", "chat.postMessage"),
+        ("is writing…", "assistant.threads.setStatus"),
+        ("", "chat.startStream"),
+        ("again", "assistant.threads.setStatus"),
+        ("", "assistant.threads.setStatus"),
+    ]
+    assert (history[0]["loading_messages"], history[1]["ts"]) == (["Hm"], reply)
+    assert fake.status_history("D1", "2.000001") == []
+    assert (await _error(set_status(channel_id="nope", thread_ts="1.000001", status="x")))[1] == (
+        "channel_not_found"
+    )
+
+
+async def test_stream_methods_have_slacks_rate_windows() -> None:
+    """chat.startStream allows 20 a minute (Tier 2), then 429 with Retry-After until a token
+    refills; the other streaming windows are Slack's too, and rate_limits= replaces them."""
+    clock = StepClock()
+    async with SlackFake(clock=clock) as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        for _ in range(20):
+            await client.chat_startStream(channel="D1", thread_ts="1.000001")
+        assert await _error(client.chat_startStream(channel="D1", thread_ts="1.000001")) == (
+            429,
+            "ratelimited",
+            "3",
+        )
+        clock.now += 3
+        assert (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ok"]
+        assert len(fake.messages("D1")) == 21
+        assert {
+            method: (limit.per_minute, limit.burst, limit.scope)
+            for method, limit in fake.limiter.limits.items()
+            if "Stream" in method or method.startswith("assistant.")
+        } == {
+            "chat.startStream": (20, 20, "workspace"),
+            "chat.stopStream": (20, 20, "workspace"),
+            "chat.appendStream": (100, 100, "workspace"),
+            "assistant.threads.setStatus": (600, 600, "workspace"),
+        }
+    limits = {"chat.appendStream": RateLimit(per_minute=1, burst=1)}
+    async with SlackFake(clock=clock, rate_limits=limits) as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        for _ in range(25):
+            ts = (await client.chat_startStream(channel="D1", thread_ts="1.000001"))["ts"]
+        await client.chat_appendStream(channel="D1", ts=ts, markdown_text="a")
+        assert await _error(client.chat_appendStream(channel="D1", ts=ts, markdown_text="b")) == (
+            429,
+            "ratelimited",
+            "60",
+        )
