@@ -93,6 +93,25 @@ class Settings(BaseSettings):
     Slack fails (5xx, timeouts, dropped connections, 429s) before it is given up and logged."""
     slack_timeout_seconds: float = Field(default=15.0, gt=0)
     """SLACK_TIMEOUT_SECONDS: how long one Web API call may take before it counts as failed."""
+    slack_delivery: Literal["auto", "native", "edit"] = "auto"
+    """SLACK_DELIVERY: how replies stream. ``auto`` uses Slack's native streams
+    (``chat.startStream``…) where the workspace accepts them and the start window has room,
+    else a posted message edited with ``chat.update``; ``native`` always tries a stream first;
+    ``edit`` never streams natively. See the README for why ``auto`` is the default."""
+    slack_rate_limits: dict[str, int] = Field(default_factory=dict)
+    """SLACK_RATE_LIMITS: JSON of calls per minute per Slack method, overriding Slack's
+    published windows (see bot/lanes.py), e.g. ``{"chat.appendStream": 200}``.
+    ``chat.postMessage`` counts per channel, the others per workspace."""
+    slack_first_post_seconds: float = Field(default=2.0, ge=0)
+    """SLACK_FIRST_POST_SECONDS: how long a new reply shows only the thread's status
+    ("is thinking…") while waiting for its first text, so the first text is a new message
+    rather than an edit; past it, a placeholder with a Stop button is posted."""
+    slack_thread_status: bool = True
+    """SLACK_THREAD_STATUS: set the thread's status (``assistant.threads.setStatus``) while a
+    reply shows nothing; off for apps without the assistant feature."""
+    slack_stream_rotate_seconds: float = Field(default=240.0, gt=0)
+    """SLACK_STREAM_ROTATE_SECONDS: a native stream older than this is closed and the reply
+    goes on in a new one (Slack ends streams after about 5 minutes)."""
 
     # -- Codex ------------------------------------------------------------------------------
     codex_url: str | None = None
@@ -193,6 +212,19 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_rate_limits")
+    @classmethod
+    def _known_lanes(cls, value: dict[str, int]) -> dict[str, int]:
+        from bot.lanes import DEFAULT_PER_MINUTE  # config stays light
+
+        unknown = sorted(set(value) - set(DEFAULT_PER_MINUTE))
+        if unknown:
+            known = ", ".join(DEFAULT_PER_MINUTE)
+            raise ValueError(f"unknown Slack methods {', '.join(unknown)}; known: {known}")
+        if any(limit < 2 for limit in value.values()):
+            raise ValueError("every method needs at least 2 calls per minute")
         return value
 
     @field_validator("log_level", mode="before")

@@ -208,17 +208,20 @@ class Budget:
         redis: aioredis.Redis,
         policy: BudgetPolicy | None = None,
         *,
+        lane: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.policy = policy or BudgetPolicy()
+        self.lane = lane
+        """Which Slack method's window this budget keeps (part of its keys); "" is
+        ``chat.update``'s, whose keys predate the other lanes."""
         self._redis = redis
         self._clock = clock
         self._acquire = redis.register_script(_ACQUIRE)
         self._block = redis.register_script(_BLOCK)
 
-    @staticmethod
-    def _keys(team: str) -> list[str]:
-        base = f"cs:rl:{{{team}}}:"
+    def _keys(self, team: str) -> list[str]:
+        base = f"cs:rl:{{{team}}}:{self.lane + ':' if self.lane else ''}"
         return [base + name for name in ("bucket", "streams", "last", "finals", "pause", "line")]
 
     async def acquire(self, team: str, stream_id: str, *, final: bool = False) -> float:

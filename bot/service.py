@@ -36,8 +36,8 @@ from bot.bridge import Bridge, new_replica_id
 from bot.commands import Commands
 from bot.config import Settings
 from bot.intake import MentionIntake
+from bot.lanes import Lanes
 from bot.metrics import Metrics
-from bot.ratelimit import Budget, BudgetPolicy
 from bot.recap import Recaps
 from bot.replies import PrivateReplies
 from bot.slack_client import MeteredWebClient
@@ -144,13 +144,12 @@ class Service:
             approval_handler=self.approvals.handle,
         )
         self.pool.add_reconnect_listener(lambda _key: self.metrics.codex_reconnects.inc())
-        self.budget = Budget(
+        self.lanes = Lanes(
             self.redis,
-            BudgetPolicy(
-                per_minute=settings.slack_update_budget_per_minute,
-                min_interval=settings.slack_min_edit_interval_seconds,
-            ),
+            {"chat.update": settings.slack_update_budget_per_minute, **settings.slack_rate_limits},
+            min_interval=settings.slack_min_edit_interval_seconds,
         )
+        self.budget = self.lanes.budget("chat.update")
         self.bolt: AsyncApp | None = None
         self.bridge: Bridge | None = None
         self._runner: web.AppRunner | None = None
@@ -195,6 +194,7 @@ class Service:
             owner=new_replica_id(),
             metrics=self.metrics,
             observer=self.approvals.observe,
+            lanes=self.lanes,
         )
         self.bridge = Bridge(
             settings=self.settings,

@@ -28,14 +28,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import redis.exceptions
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render, slack_errors
+from bot.lanes import Lane, Lanes
+from bot.native_stream import (
+    NativeStream,
+    StreamEnded,
+    StreamRefused,
+    StreamRules,
+    StreamThrottled,
+    TaskStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +89,36 @@ class StreamLimits:
     """The longest a final text waits for an edit token; past it, the final is posted as new
     message(s) in the thread (``chat.postMessage`` has its own, per-channel window) and the
     partial reply is deleted, so a finished answer never queues behind other replies' edits."""
+    first_post_delay: float = 0.0
+    """For a reply with no message yet: how long to wait for the first text (showing the
+    thread's status meanwhile) before posting a placeholder anyway, so Stop is at hand."""
+    stream_rules: StreamRules = field(default_factory=StreamRules)
+    """When a native stream message is rotated."""
+
+
+Delivery = Literal["auto", "native", "edit"]
+"""How a reply streams: ``native`` streams (``chat.startStream``…) where Slack takes them,
+``edit`` (a posted message edited with ``chat.update``), or ``auto``: native when the
+workspace accepts streams and the start lane has a token at once, else edit."""
+
+
+class NativeGate:
+    """Remembers the workspaces that refused native streams (auto mode stops trying there)."""
+
+    def __init__(self) -> None:
+        self.refused: dict[str, str] = {}
+
+    def allows(self, team: str) -> bool:
+        return team not in self.refused
+
+    def refuse(self, team: str, why: str) -> None:
+        if team not in self.refused:
+            log.warning("Slack refused native streams in %s (%s); replies use edits", team, why)
+        self.refused[team] = why
+
+
+_NOT_REFUSALS = frozenset({"ratelimited", "no chat.startStream token in time"})
+"""Why a stream did not open that says nothing about the workspace's support for streams."""
 
 
 @dataclass
@@ -95,6 +134,11 @@ class StreamStats:
     """The final text went out as new message(s) instead of edits."""
     first_delta_at: float | None = None
     first_edit_at: float | None = None
+    first_visible_at: float | None = None
+    """When the agent's text first showed, by whatever lane."""
+    native_calls: int = 0
+    native_fallback: str | None = None
+    """Why a native stream gave way to edits (None when it did not)."""
 
 
 @dataclass
@@ -106,7 +150,8 @@ class ReplyStream:
     team: str
     channel: str
     thread_ts: str
-    first_ts: str
+    first_ts: str | None
+    """The reply's first message; None when it has none yet (posted with the first text)."""
     stream_id: str
     limits: StreamLimits = field(default_factory=StreamLimits)
     stop_value: str | None = None
@@ -122,6 +167,16 @@ class ReplyStream:
     """The ids every log line about this reply carries (team, channel, thread…)."""
     clock: Callable[[], float] = time.monotonic
     stats: StreamStats = field(default_factory=StreamStats)
+    lanes: Lanes | None = None
+    """Every Slack method's budget (the delivery scheduler); None: edits through ``budget``."""
+    delivery: Delivery = "edit"
+    recipient: str | None = None
+    """Who a native stream is for (the mention's author; Slack requires one in channels)."""
+    native_gate: NativeGate | None = None
+    show_status: bool = False
+    """Set the thread's status ("is thinking…") while the reply shows nothing."""
+    on_user_stop: Callable[[], Awaitable[None]] | None = None
+    """Called when the recipient stopped the native stream in Slack (``stopped_by_user``)."""
 
     def __post_init__(self) -> None:
         self._texts: dict[str, str] = {}
@@ -133,7 +188,13 @@ class ReplyStream:
         self._rerun_value: str | None = None
         self._final_posts: list[tuple[str, str]] | None = None
         """Messages of a final being posted anew (ts, shown key), kept across retries."""
-        self._messages: list[str] = [self.first_ts, *self.more_ts]
+        self._messages: list[str] = (
+            [self.first_ts, *self.more_ts] if self.first_ts is not None else []
+        )
+        self._order: list[str] = []
+        """Agent message items in the order they started (a native stream shows them all)."""
+        self._native: NativeStream | None = None
+        self._status_works = self.show_status and self.lanes is not None
         self._shown: list[str | None] = [None] * len(self._messages)
         if self.placeholder is not None:
             # Known from the start: an item starting before any text (Codex's own
@@ -153,18 +214,24 @@ class ReplyStream:
         """Append streamed text to one agent message item."""
         if self.stats.first_delta_at is None:
             self.stats.first_delta_at = self.clock()
+        if item_id not in self._texts:
+            self._order.append(item_id)
         self._texts[item_id] = self._texts.get(item_id, "") + delta
         self._latest_item = item_id
         self._dirty.set()
 
     def complete_item(self, item_id: str, text: str) -> None:
         """The authoritative text of a finished agent message item."""
+        if item_id not in self._texts:
+            self._order.append(item_id)
         self._texts[item_id] = text
         self._latest_item = item_id
         self._dirty.set()
 
     def restore(self, item_id: str, text: str) -> None:
         """Continue from what Slack already shows of an item (a reply taken over)."""
+        if item_id not in self._texts:
+            self._order.append(item_id)
         self._texts[item_id] = text
         self._latest_item = item_id
 
@@ -172,6 +239,26 @@ class ReplyStream:
         """A compact line about what the agent is doing (``running `pytest```)."""
         self._activity = line
         self._dirty.set()
+
+    def task(self, task_id: str, title: str, status: TaskStatus) -> None:
+        """A tool run or plan step; a native stream shows it in Slack's timeline (edit mode
+        shows the activity line instead)."""
+        if self._native is not None:
+            self._native.task(task_id, title, status)
+            self._dirty.set()
+
+    def plan(self, title: str) -> None:
+        """The title of Codex's plan, shown above its steps on a native stream."""
+        if self._native is not None:
+            self._native.plan(title)
+            self._dirty.set()
+
+    def native_text(self) -> str:
+        """What a native stream shows: every agent message of the turn, in order."""
+        return "\n\n".join(text for item in self._order if (text := self._texts[item]))
+
+    def _has_text(self) -> bool:
+        return any(self._texts.values())
 
     def streaming_text(self) -> str:
         """What an intermediate frame shows: the newest agent text and the current activity."""
@@ -202,8 +289,13 @@ class ReplyStream:
         try:
             await self._task
         finally:
-            await self.budget.release(self.team, self.stream_id)
+            await self._release()
         return self.delivered
+
+    async def _release(self) -> None:
+        await self.budget.release(self.team, self.stream_id)
+        if self.lanes is not None:
+            await self.lanes.release(self.team, self.channel, self.stream_id)
 
     async def abandon(self) -> None:
         """Stop streaming without a final frame: the reply is handed to another replica."""
@@ -212,7 +304,7 @@ class ReplyStream:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self.budget.release(self.team, self.stream_id)
+        await self._release()
 
     # -- the edit loop --
 
@@ -224,6 +316,8 @@ class ReplyStream:
             log.warning("another replica took over reply %s", self.stream_id, extra=self._fields)
 
     async def _loop(self) -> None:
+        if not self._messages:
+            await self._open()
         while True:
             await self._dirty.wait()
             self._dirty.clear()
@@ -231,7 +325,10 @@ class ReplyStream:
                 await self._show_final(self._final)
                 return
             try:
-                await self._show(self.streaming_text(), final=False)
+                if self._native is not None and self._native.open:
+                    await self._stream_native()
+                else:
+                    await self._show(self.streaming_text(), final=False)
             except _Throttled as throttled:
                 # Not this stream's turn yet: let more text coalesce, then ask again.
                 self._dirty.set()
@@ -248,7 +345,168 @@ class ReplyStream:
 
     @property
     def _fields(self) -> dict[str, str]:
-        return {**self.log_fields, "reply_ts": self.first_ts}
+        return {**self.log_fields, "reply_ts": self._messages[0] if self._messages else ""}
+
+    # -- the first message: status first, then the first text as a post or a stream --
+
+    async def _open(self) -> None:
+        """Show the status until there is text (or ``first_post_delay`` passed), then open
+        the reply with it: a native stream when allowed, else a posted message."""
+        deadline = self.clock() + self.limits.first_post_delay
+        status_shown: str | None = None
+        while self._final is None and not self._has_text():
+            status = f"is {self._activity}…" if self._activity else "is thinking…"
+            if status != status_shown:
+                await self._set_status(status)
+                status_shown = status
+            left = deadline - self.clock()
+            if left <= 0:
+                break
+            self._dirty.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._dirty.wait(), left)
+        self._dirty.set()
+        if self._final is not None:
+            return  # the final text is the first message: posted by the final path
+        if self._native_allowed():
+            native = NativeStream(
+                slack=self.slack,
+                lanes=self.lanes,  # type: ignore[arg-type]  # checked by _native_allowed
+                team=self.team,
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                reply_id=self.stream_id,
+                recipient_user=self.recipient or "",
+                rules=self.limits.stream_rules,
+                log_fields=self.log_fields,
+                clock=self.clock,
+            )
+            wait = self.limits.final_edit_wait if self.delivery == "native" else 0.0
+            try:
+                await native.start(self.native_text(), wait=wait)
+            except StreamRefused as refused:
+                if self.native_gate is not None and refused.why not in _NOT_REFUSALS:
+                    self.native_gate.refuse(self.team, refused.why)
+            else:
+                self._native = native
+                self.stats.native_calls += 1
+                self._messages, self._shown = list(native.messages), list(native.sent)
+                self._visible()
+                await self._record()
+                return
+        try:
+            await self._show(self.streaming_text(), final=False)
+        except _FrameSkipped:
+            self.stats.skipped_frames += 1  # the next frame posts it
+
+    def _native_allowed(self) -> bool:
+        if self.lanes is None or self.delivery == "edit" or self.recipient is None:
+            return False
+        return self.native_gate is None or self.native_gate.allows(self.team)
+
+    async def _set_status(self, status: str) -> None:
+        """Show the thread's status line, if its lane has a token now (it is only a hint)."""
+        if not self._status_works or self.lanes is None:
+            return
+        lane: Lane = "assistant.threads.setStatus"
+        if await self.lanes.acquire(lane, self.team, self.channel, self.stream_id) > 0:
+            return
+        try:
+            await self.slack.assistant_threads_setStatus(
+                channel_id=self.channel, thread_ts=self.thread_ts, status=status
+            )
+        except slack_errors.FAILURES as exc:
+            kind = slack_errors.classify(exc)
+            if kind == "rate_limited":
+                await self.lanes.block_until(
+                    lane, self.team, self.channel, slack_errors.retry_after(exc) or 1.0
+                )
+            elif kind == "permanent":
+                self._status_works = False  # e.g. a missing scope: the placeholder will do
+            log.info(
+                "could not set the thread's status (%s)",
+                slack_errors.error_code(exc) or kind,
+                extra=self._fields,
+            )
+
+    def _visible(self) -> None:
+        if self.stats.first_visible_at is None and self._has_text():
+            self.stats.first_visible_at = self.clock()
+
+    # -- native streaming --
+
+    async def _stream_native(self) -> None:
+        native = self._native
+        assert native is not None
+        text = self.native_text()
+        if not text.startswith(native.total):
+            # An item's final text differs from its deltas: a stream cannot take text back.
+            await self._leave_native("rewritten")
+            return
+        try:
+            await native.append(text)
+        except StreamThrottled as throttled:
+            raise _Throttled(throttled.delay) from None
+        except (StreamEnded, StreamRefused) as ended:
+            await self._leave_native(ended.why)
+            return
+        finally:
+            self.stats.native_calls = native.calls
+        self._messages, self._shown = list(native.messages), list(native.sent)
+        self._visible()
+        await self._record()
+
+    async def _leave_native(self, why: str) -> None:
+        """Go on by edits on the stream's messages (closed first: Slack refuses to edit a
+        message that is still streaming). The next frame shows the whole text again."""
+        native = self._native
+        assert native is not None
+        self._native = None
+        self.stats.native_fallback = why
+        log.info("reply %s goes on by edits (%s)", self.stream_id, why, extra=self._fields)
+        if native.stopped_by_user and self.on_user_stop is not None:
+            await self.on_user_stop()
+        if native.open:
+            with contextlib.suppress(StreamEnded):
+                await native.stop(wait=self.limits.final_retry_seconds)
+        self._messages, self._shown = list(native.messages), list(native.sent)
+        self._dirty.set()
+
+    async def _finish_native(self, text: str) -> bool:
+        """Close the native stream on the exact final text; True when it shows it.
+
+        The stop carries the rest of the text when the stream shows a beginning of it; else
+        the stream is closed and the final text edited in. Raises :class:`_PostInstead` when
+        the stop lane has no token within ``final_edit_wait``.
+        """
+        native = self._native
+        assert native is not None
+        room = self.limits.stream_rules.message_chars - len(native.sent[-1]) if native.sent else 0
+        if native.open and text.startswith(native.total) and len(text) - len(native.total) <= room:
+            blocks = None
+            if self._rerun_value is not None:
+                blocks = render.reply_blocks("", rerun_value=self._rerun_value)[1:]
+            try:
+                if not await native.stop(
+                    text[len(native.total) :], blocks=blocks, wait=self.limits.final_edit_wait
+                ):
+                    raise _PostInstead
+            except StreamEnded as ended:
+                await self._leave_native(ended.why)
+                return False
+            self.stats.native_calls = native.calls
+            self._native = None
+            self._messages, self._shown = list(native.messages), list(native.sent)
+            await self._record()
+            return True
+        if native.open:
+            try:
+                if not await native.stop(wait=self.limits.final_edit_wait):
+                    raise _PostInstead
+            except StreamEnded:
+                pass
+        await self._leave_native("final text differs from the stream")
+        return False
 
     async def _show_final(self, text: str) -> None:
         try:
@@ -301,12 +559,15 @@ class ReplyStream:
             await asyncio.sleep(delay)  # a short wait for the edit lane
             waited += delay
         try:
-            await self.slack.chat_update(
-                channel=self.channel,
-                ts=self._messages[index],
-                text=render.fallback_text(chunk),
-                blocks=blocks,
-            )
+            try:
+                await self._update(index, chunk, blocks)
+            except slack_errors.FAILURES as exc:
+                if slack_errors.error_code(exc) != "streaming_state_conflict":
+                    raise
+                # A stream this replica did not open (a reply taken over mid-stream) or whose
+                # stop was lost: close it, then the edit is allowed.
+                await self._close_foreign_stream(self._messages[index])
+                await self._update(index, chunk, blocks)
         except slack_errors.FAILURES as exc:
             if slack_errors.classify(exc) != "gone":
                 await self._failed(exc, final=final)
@@ -318,14 +579,33 @@ class ReplyStream:
         self.stats.edits += 1
         if self.stats.first_edit_at is None:
             self.stats.first_edit_at = self.clock()
+        self._visible()
         if not final:
             await self._record()
+
+    async def _update(self, index: int, chunk: str, blocks: list[dict[str, Any]]) -> None:
+        await self.slack.chat_update(
+            channel=self.channel,
+            ts=self._messages[index],
+            text=render.fallback_text(chunk),
+            blocks=blocks,
+        )
+
+    async def _close_foreign_stream(self, ts: str) -> None:
+        await self._lane_token("chat.stopStream", final=True)
+        try:
+            await self.slack.chat_stopStream(channel=self.channel, ts=ts)
+        except slack_errors.FAILURES as exc:
+            if slack_errors.error_code(exc) != "message_not_in_streaming_state":
+                raise
 
     async def _show_final_once(self, text: str) -> None:
         if self._final_posts is not None:
             await self._post_final(text)  # a final being posted anew is never edited over
             return
         try:
+            if self._native is not None and await self._finish_native(text):
+                return
             await self._show(text, final=True)
         except _PostInstead:
             await self._post_final(text)
@@ -354,8 +634,14 @@ class ReplyStream:
         self._shown = [key for _, key in posted]
         self.stats.final_posted = True
         await self._record()
+        native, self._native = self._native, None
+        if native is not None and native.open:
+            # Slack refuses to delete a message that is still streaming.
+            with contextlib.suppress(StreamEnded):
+                await native.stop(wait=self.limits.final_retry_seconds)
         for ts in stale:
             try:
+                await self._lane_token("chat.delete")
                 await self.slack.chat_delete(channel=self.channel, ts=ts)
             except slack_errors.FAILURES as exc:
                 # The answer is complete below it; a partial left over is noise, not loss.
@@ -371,7 +657,13 @@ class ReplyStream:
         if not final:
             await self._record()
 
+    async def _lane_token(self, lane: Lane, *, final: bool = False) -> None:
+        """Wait for a token of ``lane`` (no wait without lanes)."""
+        if self.lanes is not None:
+            await self.lanes.take(lane, self.team, self.channel, self.stream_id, final=final)
+
     async def _post_message(self, chunk: str, blocks: list[dict[str, Any]], *, final: bool) -> str:
+        await self._lane_token("chat.postMessage", final=True)
         try:
             response = await self.slack.chat_postMessage(
                 channel=self.channel,
@@ -380,9 +672,13 @@ class ReplyStream:
                 blocks=blocks,
             )
         except slack_errors.FAILURES as exc:
+            if self.lanes is not None and slack_errors.classify(exc) == "rate_limited":
+                retry = slack_errors.retry_after(exc) or 1.0
+                await self.lanes.block_until("chat.postMessage", self.team, self.channel, retry)
             await self._failed(exc, final=final, shared_budget=False)
             raise
         self.stats.posts += 1
+        self._visible()
         return str(response["ts"])
 
     async def _failed(self, exc: BaseException, *, final: bool, shared_budget: bool = True) -> None:

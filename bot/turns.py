@@ -23,10 +23,12 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from bot import render, slack_errors
 from bot.config import Settings
+from bot.lanes import Lanes
 from bot.mentions import Mention, SlackThread, client_message_id
 from bot.metrics import Metrics
+from bot.native_stream import StreamRules, TaskStatus
 from bot.store import Job, Store, ThreadRecord
-from bot.streaming import EditBudget, ReplyProgress, ReplyStream, StreamLimits
+from bot.streaming import EditBudget, NativeGate, ReplyProgress, ReplyStream, StreamLimits
 from codex_client import (
     AgentMessageDelta,
     AgentMessageItem,
@@ -35,6 +37,7 @@ from codex_client import (
     ConnectionLost,
     ItemCompleted,
     ItemStarted,
+    OtherNotification,
     ThreadHandle,
     TurnEvent,
     TurnHandle,
@@ -66,6 +69,7 @@ class TurnRunner:
         owner: str,
         metrics: Metrics,
         observer: TurnObserver | None = None,
+        lanes: Lanes | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -75,7 +79,13 @@ class TurnRunner:
         self.owner = owner
         self.metrics = metrics
         self.observer = observer
-        self.limits = StreamLimits(final_retry_seconds=settings.slack_retry_seconds)
+        self.lanes = lanes
+        self.native_gate = NativeGate()
+        self.limits = StreamLimits(
+            final_retry_seconds=settings.slack_retry_seconds,
+            first_post_delay=settings.slack_first_post_seconds if lanes is not None else 0.0,
+            stream_rules=StreamRules(rotate_seconds=settings.slack_stream_rotate_seconds),
+        )
 
     async def run(self, job: Job, *, taken_over: bool = False) -> None:
         """Run ``job`` to its end: the reply shows the final text, or says what happened.
@@ -120,13 +130,15 @@ class TurnRunner:
         thread = mention.thread
         messages = list(job.messages)
         placeholder: str | None = None
-        if not messages:
+        if not messages and self.lanes is None:
             messages = [await self._post_placeholder(thread)]
             placeholder = render.THINKING
             if not await self.store.update_job(thread.key, self.owner, messages=messages):
                 with contextlib.suppress(*slack_errors.FAILURES):
                     await self.slack.chat_delete(channel=thread.channel, ts=messages[0])
                 return None
+        # With lanes, a new reply opens itself: the thread's status first, then its first
+        # text as a post or a native stream (see bot.streaming).
 
         async def record(progress: ReplyProgress) -> bool:
             return await self.store.update_job(
@@ -143,14 +155,20 @@ class TurnRunner:
             team=thread.team,
             channel=thread.channel,
             thread_ts=thread.thread_ts,
-            first_ts=messages[0],
+            first_ts=messages[0] if messages else None,
             more_ts=messages[1:],
-            stream_id=f"{thread.key}:{messages[0]}",
+            # Unique per job (a job's mention ts is), whether or not it has a message yet.
+            stream_id=f"{thread.key}:{messages[0] if messages else mention.ts}",
             limits=self.limits,
             stop_value=thread.key,
             placeholder=placeholder,
             progress=record,
             log_fields=thread.log_fields,
+            lanes=self.lanes,
+            delivery=self.settings.slack_delivery,
+            recipient=mention.user,
+            native_gate=self.native_gate,
+            show_status=self.settings.slack_thread_status,
         )
         if job.item_id:
             stream.restore(job.item_id, job.text)
@@ -176,7 +194,7 @@ class TurnRunner:
         if job.final is not None:
             return job.final, None  # the turn had ended; Slack had not shown it yet
         try:
-            turn = await self._turn_of(job, mention, stream.first_ts, taken_over=taken_over)
+            turn = await self._turn_of(job, mention, stream.first_ts or "", taken_over=taken_over)
             if turn is None:
                 return None, None
             final = await self._stream_turn(turn, stream)
@@ -262,6 +280,7 @@ class TurnRunner:
     async def _stream_turn(self, turn: TurnHandle, stream: ReplyStream) -> str | None:
         """Stream the turn into the reply until it ends; its final text, or None when the
         reply became another replica's. Follows the turn across dropped connections."""
+        stream.on_user_stop = lambda: self._stopped_in_slack(turn, stream)
         stream.start()
         self.metrics.active_streams.inc()
         try:
@@ -302,11 +321,30 @@ class TurnRunner:
             self.metrics.deltas.inc()
             stream.add_delta(event.item_id, event.delta)
         elif isinstance(event, ItemStarted):
-            stream.set_activity(render.activity(event.item))
+            line = render.activity(event.item)
+            stream.set_activity(line)
+            if line is not None:
+                stream.task(event.item.id, line, "in_progress")
         elif isinstance(event, ItemCompleted):
             if isinstance(event.item, AgentMessageItem):
                 stream.complete_item(event.item.id, event.item.text or "")
+            elif (line := render.activity(event.item)) is not None:
+                status = getattr(event.item, "status", "completed")
+                stream.task(event.item.id, line, "complete" if status == "completed" else "error")
             stream.set_activity(None)
+        elif isinstance(event, OtherNotification) and event.method == "turn/plan/updated":
+            _show_plan(event.params, stream)
+
+    async def _stopped_in_slack(self, turn: TurnHandle, stream: ReplyStream) -> None:
+        """The recipient pressed Stop on the native stream: interrupt the turn, as the Stop
+        button does (the turn's last line names them)."""
+        user = stream.recipient or ""
+        with contextlib.suppress(redis.exceptions.RedisError):
+            await self.store.set_stopper(turn.thread_id, turn.id, user)
+        try:
+            await turn.thread.interrupt(turn.id)
+        except CodexError as exc:
+            log.info("interrupting a turn stopped in Slack failed: %s", type(exc).__name__)
 
     async def _reattach(self, turn: TurnHandle) -> TurnHandle | None:
         """Follow ``turn`` again once its connection is back; None if it stays down for the
@@ -341,3 +379,21 @@ class TurnRunner:
             return render.interrupted(result.final_text, stopped_by=stopped_by)
         message = result.error.message if result.error is not None else "unknown error"
         return render.failed(result.final_text, message)
+
+
+_PLAN_STATUS: dict[str, TaskStatus] = {
+    "pending": "pending",
+    "inProgress": "in_progress",
+    "completed": "complete",
+}
+
+
+def _show_plan(params: dict[str, object], stream: ReplyStream) -> None:
+    """Codex's plan (``turn/plan/updated``) as a plan with one task per step."""
+    explanation = params.get("explanation")
+    stream.plan(explanation if isinstance(explanation, str) and explanation else "Plan")
+    steps = params.get("plan")
+    for index, step in enumerate(steps if isinstance(steps, list) else []):
+        if isinstance(step, dict) and isinstance(step.get("step"), str):
+            status = _PLAN_STATUS.get(str(step.get("status")), "pending")
+            stream.task(f"plan-{index}", step["step"], status)

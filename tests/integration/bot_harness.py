@@ -54,6 +54,15 @@ TIMING: dict[str, float] = {
 }
 """The bot's timing settings in tests; a test passes its own to change them."""
 
+EDIT_DELIVERY: dict[str, str | float | bool] = {
+    "slack_delivery": "edit",
+    "slack_first_post_seconds": 0.0,
+    "slack_thread_status": False,
+}
+"""How the suite's replies stream unless a test says otherwise: a placeholder posted at once
+and edited (the tests of Stop buttons, takeovers and faults were written for it). The native
+streams, the status and the deferred first post have their own tests (test_bot_delivery)."""
+
 
 def bot_settings(slack: SlackFake, codex: CodexServer, redis_url: str, **extra: Any) -> Settings:
     """Settings pointing the bot at the test peers (no environment or .env file is read)."""
@@ -67,6 +76,7 @@ def bot_settings(slack: SlackFake, codex: CodexServer, redis_url: str, **extra: 
         "redis_url": redis_url,
         "host": "127.0.0.1",
         **TIMING,
+        **EDIT_DELIVERY,
     }
     values.update(extra)
     return Settings(_env_file=None, **values)

@@ -34,7 +34,13 @@ from bot.config import Settings
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.codex_server import CodexServer
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import BOT_TOKEN, SIGNING_SECRET, TIMING, SlackRequests
+from tests.integration.bot_harness import (
+    BOT_TOKEN,
+    EDIT_DELIVERY,
+    SIGNING_SECRET,
+    TIMING,
+    SlackRequests,
+)
 
 START_TIMEOUT = 60.0
 """Seconds a process may take to answer ``/healthz`` (imports, Slack auth, Codex handshake)."""
@@ -60,7 +66,7 @@ def bot_process_env(
         "CODEX_AUTH": "none",
         "REDIS_URL": redis_url,
         "HOST": "127.0.0.1",
-        **{name.upper(): value for name, value in TIMING.items()},
+        **{name.upper(): value for name, value in {**TIMING, **EDIT_DELIVERY}.items()},
     }
     values.update({name.upper(): value for name, value in extra.items()})
     return {name: _env_value(value) for name, value in values.items()}
