@@ -473,23 +473,25 @@ class ReplyStream:
         self._dirty.set()
 
     async def _finish_native(self, text: str) -> bool:
-        """Close the native stream on the exact final text; True when it shows it.
+        """Close the native stream on the exact final text; True when the thread shows it.
 
-        The stop carries the rest of the text when the stream shows a beginning of it; else
-        the stream is closed and the final text edited in. Raises :class:`_PostInstead` when
-        the stop lane has no token within ``final_edit_wait``.
+        When the stream shows a beginning of the text, the stop carries what fits of the
+        rest and any more is posted after it, cut where the stream was cut (so nothing shown
+        is edited again). Else the stream is closed and the final text edited in (False).
+        Raises :class:`_PostInstead` when the stop lane has no token within
+        ``final_edit_wait``.
         """
         native = self._native
         assert native is not None
-        room = self.limits.stream_rules.message_chars - len(native.sent[-1]) if native.sent else 0
-        if native.open and text.startswith(native.total) and len(text) - len(native.total) <= room:
+        if native.open and text.startswith(native.total):
+            rest = text[len(native.total) :]
+            room = max(0, self.limits.stream_rules.message_chars - len(native.sent[-1]))
+            fits, more = rest[:room], rest[room:]
             blocks = None
-            if self._rerun_value is not None:
+            if self._rerun_value is not None and not more:
                 blocks = render.reply_blocks("", rerun_value=self._rerun_value)[1:]
             try:
-                if not await native.stop(
-                    text[len(native.total) :], blocks=blocks, wait=self.limits.final_edit_wait
-                ):
+                if not await native.stop(fits, blocks=blocks, wait=self.limits.final_edit_wait):
                     raise _PostInstead
             except StreamEnded as ended:
                 await self._leave_native(ended.why)
@@ -497,6 +499,11 @@ class ReplyStream:
             self.stats.native_calls = native.calls
             self._native = None
             self._messages, self._shown = list(native.messages), list(native.sent)
+            chunks = render.split_message(more, self.limits.message_chars) if more else []
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                rerun = self._rerun_value if last else None
+                await self._post(chunk, render.reply_blocks(chunk, rerun_value=rerun), final=True)
             await self._record()
             return True
         if native.open:

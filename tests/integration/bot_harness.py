@@ -235,6 +235,7 @@ async def final_reply(slack: SlackFake, thread_ts: str, expected: str) -> list[d
             bool(replies)
             and "".join(reply_text(r) for r in replies) == expected
             and not any(has_stop_button(r) for r in replies)
+            and not any(r.get("streaming") for r in replies)  # an open stream is not an end
         )
 
     await slack.wait_for(done, timeout=30)
