@@ -80,12 +80,14 @@ async def test_a_native_stream_carries_the_answer_to_its_exact_end(
     harness = await start_bot(**NATIVE)
     event = await harness.mention("DELTAS 6 stream this")
     replies = await final_reply(slack, event["ts"], "echo: DELTAS 6 stream this")
-    assert len(replies) == 1 and replies[0]["streaming"] is False
+    assert len(replies) == 1
+    assert replies[0]["streaming"] is False
     start = slack.calls_for("chat.startStream")[0]["params"]
     assert (start["recipient_user_id"], start["recipient_team_id"]) == (USER, TEAM)
     assert start["thread_ts"] == event["ts"]
     assert slack.calls_for("chat.stopStream"), "the stream was closed, not left to expire"
-    assert not slack.calls_for("chat.update") and not slack.calls_for("chat.postMessage")
+    assert not slack.calls_for("chat.update")
+    assert not slack.calls_for("chat.postMessage")
 
 
 async def test_the_status_shows_until_the_first_text(
@@ -120,7 +122,8 @@ async def test_a_long_answer_rotates_into_new_streams_without_losing_a_character
     replies = await final_reply(slack, event["ts"], drip_text(2500))
     assert len(replies) == 2
     assert all(len(reply_text(r)) <= 12_000 for r in replies)
-    assert replies[0]["streaming"] is False and len(reply_text(replies[0])) == 12_000
+    assert replies[0]["streaming"] is False
+    assert len(reply_text(replies[0])) == 12_000
     assert not slack.calls_for("chat.update")
 
 
@@ -166,7 +169,8 @@ async def test_an_expired_stream_goes_on_by_edits_of_the_same_message(
     assert [r["ts"] for r in replies] == [stream["ts"]]
     assert slack.calls_for("chat.update")
     refused = [c for c in slack.calls_for("chat.appendStream") if not c["response"].get("ok")]
-    assert refused and refused[0]["response"]["error"] == "message_not_in_streaming_state"
+    assert refused, "the bot tried the stream first"
+    assert refused[0]["response"]["error"] == "message_not_in_streaming_state"
 
 
 async def test_stop_pressed_on_the_stream_interrupts_the_turn(
@@ -179,10 +183,10 @@ async def test_stop_pressed_on_the_stream_interrupts_the_turn(
     stream = await open_stream(slack, event["ts"])
     slack.stop_stream_by_user(CHANNEL, stream["ts"])
 
-    def stopped() -> str | None:
+    def stopped() -> str:
         replies = bot_replies(slack, event["ts"])
         texts = [reply_text(r) for r in replies if not has_stop_button(r)]
-        return next((t for t in texts if "stopped" in t.lower()), None)
+        return next((t for t in texts if "stopped" in t.lower()), "")
 
     text = await slack.wait_for(stopped, timeout=30)
     assert f"<@{USER}>" in text
