@@ -494,6 +494,10 @@ class ReplyStream:
                 if not await native.stop(fits, blocks=blocks, wait=self.limits.final_edit_wait):
                     raise _PostInstead
             except StreamEnded as ended:
+                if native.open:
+                    # Slack could not close it now (429, 5xx): the final does not wait for
+                    # the stop lane; it is posted, and the stream closed and removed after.
+                    raise _PostInstead from ended
                 await self._leave_native(ended.why)
                 return False
             self.stats.native_calls = native.calls
@@ -510,8 +514,9 @@ class ReplyStream:
             try:
                 if not await native.stop(wait=self.limits.final_edit_wait):
                     raise _PostInstead
-            except StreamEnded:
-                pass
+            except StreamEnded as ended:
+                if native.open:
+                    raise _PostInstead from ended
         await self._leave_native("final text differs from the stream")
         return False
 

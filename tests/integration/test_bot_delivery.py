@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
+from bot.store import Store
 from tests.fakes.model_server import ModelServer, drip_text, long_text
 from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
@@ -25,7 +27,8 @@ from tests.integration.bot_harness import (
     reply_text,
     seconds,
 )
-from tests.integration.conftest import StartBot
+from tests.integration.conftest import StartBot, StartBotProcess
+from tests.integration.reliability import job_of, owner_changes
 
 
 class HandClock:
@@ -39,6 +42,11 @@ class HandClock:
 
     def advance(self, seconds: float) -> None:
         self.offset += seconds
+
+
+@pytest.fixture
+def store(redis_client: aioredis.Redis) -> Store:
+    return Store(redis_client)
 
 
 @pytest.fixture
@@ -206,3 +214,47 @@ async def test_edit_delivery_posts_the_first_text_instead_of_a_placeholder(
     assert "Thinking" not in first_post["text"]
     assert not slack.calls_for("chat.startStream")
     assert slack.status_history(CHANNEL, event["ts"])[0]["status"] == "is thinking…"
+
+
+async def test_a_stream_whose_replica_died_is_finished_by_its_successor(
+    start_bot_process: StartBotProcess, slack: SlackFake, model_server: ModelServer, store: Store
+) -> None:
+    """kill -9 while the reply streams natively: the successor cannot append to a stream it
+    did not open, so it closes it and ends the same message on the exact text by an edit."""
+    bot = await start_bot_process(**NATIVE, replica_heartbeat_seconds=1.0)
+    event = await bot.mention("HOLD through a crash")
+    stream = await open_stream(slack, event["ts"])
+    job = await job_of(store, event["ts"])
+    assert job is not None
+
+    bot.kill()
+    assert await bot.wait() == -9
+    await bot.start()
+    await owner_changes(store, event["ts"], job.owner)
+    model_server.release()
+
+    replies = await final_reply(slack, event["ts"], "held then released")
+    assert [r["ts"] for r in replies] == [stream["ts"]]
+    conflicts = [c for c in slack.calls_for("chat.update") if c["response"].get("error")]
+    assert [c["response"]["error"] for c in conflicts] == ["streaming_state_conflict"]
+    asked = [r for r in model_server.requests if r.last_user_text == "HOLD through a crash"]
+    assert len(asked) == 1
+
+
+async def test_a_final_does_not_wait_for_a_busy_stop_lane(
+    start_bot: StartBot, slack: SlackFake
+) -> None:
+    """Slack refuses to close the stream for a while (429): the final text is posted at once
+    in the thread, then the partial stream is closed and deleted; the thread reads as one
+    clean answer."""
+    harness = await start_bot(**NATIVE)
+    slack.fail_next("chat.stopStream", error="ratelimited", retry_after=seconds(30))
+    event = await harness.mention("DRIP 40 20")
+    replies = await final_reply(slack, event["ts"], drip_text(40))
+    assert len(replies) == 1
+    assert "streaming" not in replies[0], "the answer is the posted message"
+    stops = slack.calls_for("chat.stopStream")
+    final_post = slack.calls_for("chat.postMessage")[-1]
+    assert stops[0]["status"] == 429
+    assert final_post["timestamp"] < stops[1]["timestamp"], "the final waited for the lane"
+    assert slack.calls_for("chat.delete")[-1]["params"]["ts"] == stops[1]["params"]["ts"]
