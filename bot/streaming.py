@@ -194,6 +194,9 @@ class ReplyStream:
         self._order: list[str] = []
         """Agent message items in the order they started (a native stream shows them all)."""
         self._native: NativeStream | None = None
+        self._tasks: dict[str, tuple[str, TaskStatus]] = {}
+        """Tool runs and plan steps so far, replayed into a native stream when it opens."""
+        self._plan_title: str | None = None
         self._status_works = self.show_status and self.lanes is not None
         self._shown: list[str | None] = [None] * len(self._messages)
         if self.placeholder is not None:
@@ -243,12 +246,14 @@ class ReplyStream:
     def task(self, task_id: str, title: str, status: TaskStatus) -> None:
         """A tool run or plan step; a native stream shows it in Slack's timeline (edit mode
         shows the activity line instead)."""
+        self._tasks[task_id] = (title, status)
         if self._native is not None:
             self._native.task(task_id, title, status)
             self._dirty.set()
 
     def plan(self, title: str) -> None:
         """The title of Codex's plan, shown above its steps on a native stream."""
+        self._plan_title = title
         if self._native is not None:
             self._native.plan(title)
             self._dirty.set()
@@ -381,6 +386,11 @@ class ReplyStream:
                 log_fields=self.log_fields,
                 clock=self.clock,
             )
+            # What the agent did before its first text opens the stream's timeline.
+            if self._plan_title is not None:
+                native.plan(self._plan_title)
+            for task_id, (title, status) in self._tasks.items():
+                native.task(task_id, title, status)
             wait = self.limits.final_edit_wait if self.delivery == "native" else 0.0
             try:
                 await native.start(self.native_text(), wait=wait)

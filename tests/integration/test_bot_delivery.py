@@ -15,6 +15,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.store import Store
+from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer, drip_text, long_text
 from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
@@ -258,3 +259,17 @@ async def test_a_final_does_not_wait_for_a_busy_stop_lane(
     assert stops[0]["status"] == 429
     assert final_post["timestamp"] < stops[1]["timestamp"], "the final waited for the lane"
     assert slack.calls_for("chat.delete")[-1]["params"]["ts"] == stops[1]["params"]["ts"]
+
+
+async def test_tool_runs_show_as_tasks_of_the_stream(
+    start_bot: StartBot, slack: SlackFake, codex_server: CodexServer
+) -> None:
+    """The command Codex ran before answering opens the stream's timeline as a finished task
+    (edit mode shows the activity line instead)."""
+    harness = await start_bot(**NATIVE, codex_cwd=str(codex_server.cwd))
+    event = await harness.mention("EXEC echo from-a-tool")
+    replies = await final_reply(slack, event["ts"], "ran: echo from-a-tool")
+    tasks = replies[0].get("tasks") or []
+    assert [(t["title"], t["status"]) for t in tasks] == [
+        ("running `echo from-a-tool`", "complete")
+    ]
