@@ -273,3 +273,37 @@ def test_the_bots_own_credentials_leave_the_environment() -> None:
         "REDIS_URL",
     ]
     assert env == {"OPENAI_API_KEY": "sk-1", "PATH": "/bin"}
+
+
+def test_delivery_defaults_and_method_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replies stream natively where Slack allows (auto); windows can be set per method."""
+    settings = _load(
+        monkeypatch,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_RATE_LIMITS='{"chat.appendStream": 200}',
+    )
+    assert settings.slack_delivery == "auto"
+    assert settings.slack_thread_status is True
+    assert settings.slack_first_post_seconds == 2.0
+    assert settings.slack_rate_limits == {"chat.appendStream": 200}
+
+
+def test_an_unknown_slack_method_window_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A misspelt method in SLACK_RATE_LIMITS is refused, listing the known ones."""
+    error = _error(
+        monkeypatch,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        SLACK_RATE_LIMITS='{"chat.apendStream": 200}',
+    )
+    assert "SLACK_RATE_LIMITS" in error
+    assert "chat.apendStream" in error
+    assert "chat.appendStream" in error
+
+
+def test_an_unknown_delivery_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    error = _error(
+        monkeypatch, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_DELIVERY="fast"
+    )
+    assert "SLACK_DELIVERY" in error
