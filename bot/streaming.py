@@ -1,25 +1,34 @@
-"""The message stream of one turn: deltas in, Slack edits out, ending on the exact final text.
+"""The Slack reply of one turn: deltas in, Slack writes out, ending on the exact final text.
 
 A :class:`ReplyStream` owns the bot's reply to one turn. Codex events update its in-memory
 state synchronously (cheap, so the client's reader never waits on Slack); one background task
-turns that state into ``chat.update`` calls:
+turns that state into Slack calls, each through its method's budget (:mod:`bot.lanes`, shared
+by all replies and replicas):
 
-- deltas are coalesced: an edit shows whatever text has arrived by the time it is sent, so a
-  burst of deltas costs one edit;
-- every edit takes a token from the workspace-wide budget (:mod:`bot.ratelimit`, shared by
-  all streams and replicas, which also keeps a minimum interval per stream);
-- on HTTP 429 the whole workspace backs off for ``Retry-After``; an intermediate frame is then
-  skipped (the next one carries newer text anyway), the final one never is;
-- Slack's bad minutes (5xx, timeouts, dropped connections) skip intermediate frames too; the
-  final text is retried with backoff for a bounded window (:mod:`bot.slack_errors`), and a
-  message someone deleted meanwhile is replaced by a new one;
-- after every frame Slack accepted, the reply's progress (its messages and the text they show)
-  goes to a :class:`ProgressSink`, the durable record another replica resumes from; a sink
-  that answers False means another replica owns the reply now, and the stream stops at once;
-- text longer than one message holds rolls over into continuation messages in the thread;
-  cutting is lossless, so the messages read back to back are exactly the agent's text;
-- the last edit shows the turn's final text (taken from ``item/completed``, not from the
-  concatenated deltas), followed by a status line only when the turn failed or was stopped.
+- **Opening.** A reply with no message yet shows the thread's status ("is thinking…", or the
+  command being run) until the first text arrives, then opens with that text: a native stream
+  (:mod:`bot.native_stream`) when the delivery allows one and the start lane has a token, else
+  a posted message. A turn silent for ``first_post_delay`` gets a placeholder with Stop.
+- **Native streaming.** Text is appended (never rewritten); tool runs and the plan become task
+  chunks. When Slack ends a stream (expiry, ``msg_too_long``, a conflict, a failed call) or
+  the text stops extending what it shows, the reply goes on by edits of the same messages,
+  closed first; ``stopped_by_user`` also calls ``on_user_stop`` (the turn is interrupted).
+- **Edits.** Deltas are coalesced: an edit shows whatever text has arrived when it is sent, so
+  a burst of deltas costs one ``chat.update``. On HTTP 429 the lane backs off for
+  ``Retry-After``; an intermediate frame is then skipped (the next carries newer text), the
+  final one never is. Slack's bad minutes (5xx, timeouts, dropped connections) skip frames
+  too; the final text is retried for a bounded window (:mod:`bot.slack_errors`), and a message
+  someone deleted meanwhile is replaced by a new one. Text longer than one message rolls over
+  into continuation messages; cutting is lossless, so the messages read back to back are
+  exactly the agent's text.
+- **Progress.** After every write Slack accepted, the reply's messages and the text they show
+  go to a :class:`ProgressSink`, the record another replica resumes from; a sink that answers
+  False means another replica owns the reply now, and the stream stops at once.
+- **The final text** (from ``item/completed``, not the concatenated deltas, followed by a status
+  line only when the turn failed or was stopped) is the last write of every message it shows,
+  whatever lane carried it. It never waits behind other replies: when neither a stop nor an
+  edit can carry it within ``final_edit_wait``, it is posted as new message(s) and the partial
+  reply closed and deleted.
 """
 
 from __future__ import annotations
