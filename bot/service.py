@@ -21,6 +21,7 @@ from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     async_default_handlers,
 )
@@ -106,6 +107,32 @@ class RetryRateLimitedPosts(AsyncRateLimitErrorRetryHandler):
         state.increment_current_attempt()
 
 
+class ResendOnlyIdempotentCalls(AsyncConnectionErrorRetryHandler):
+    """slack-sdk's resend after a dropped connection, except for the stream calls.
+
+    A connection can drop after Slack applied the call. Resending an edit or a status shows
+    the same thing again, but resending ``chat.appendStream`` would repeat text (and a start,
+    open a second stream): the reply stream handles those failures itself, by edits.
+    """
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_RESENT:
+            return False
+        return await super()._can_retry_async(
+            state=state, request=request, response=response, error=error
+        )
+
+
+NOT_RESENT = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
+
+
 class Service:
     """Everything one bot process owns; ``async with Service(settings) as service``."""
 
@@ -123,7 +150,12 @@ class Service:
             timeout=max(1, round(settings.slack_timeout_seconds)),
             metrics=self.metrics,
             retry_handlers=[
-                *async_default_handlers(),
+                *(
+                    ResendOnlyIdempotentCalls()
+                    if isinstance(handler, AsyncConnectionErrorRetryHandler)
+                    else handler
+                    for handler in async_default_handlers()
+                ),
                 RetryRateLimitedPosts(self.metrics),
             ],
         )

@@ -16,8 +16,9 @@
   ``http500`` answers HTTP 500 (or another 5xx) with Slack's HTML "Server Error" page (or
   ``ok:false`` JSON, or an Envoy proxy's plain text); ``hang`` holds the request unanswered
   until the window ends, then serves it normally (nothing is applied if the client gave up);
-  ``drop`` reads the request and closes the connection without an answer. A faulted call never
-  changes the workspace; it is recorded with a ``fault`` key (see :meth:`SlackFake.faulted`).
+  ``drop`` reads the request and closes the connection without an answer (``apply_then_drop``
+  serves it first, so the call takes effect unbeknown to the client). Otherwise a faulted call
+  never changes the workspace; it is recorded with a ``fault`` key (see :meth:`SlackFake.faulted`).
 - AI streaming: ``chat.startStream`` posts a bot message in a thread marked ``streaming``
   whose ``text`` (and a ``markdown`` block) is the markdown streamed so far, with
   ``task_update``/``plan_update`` chunks kept as ``tasks`` and ``plan_title``;
@@ -514,7 +515,10 @@ class SlackFake:
             return web.Response(
                 status=window.status, text=SERVER_ERROR_PAGE, content_type="text/html"
             )
-        if window.mode == "drop":
+        if window.mode == "apply_then_drop":
+            status, body, _ = self._answer(method, params, token, bad)
+            call.update(status=status, response=body)
+        if window.mode in ("drop", "apply_then_drop"):
             await self._notify()
             if request.transport is not None:
                 request.transport.close()

@@ -104,9 +104,11 @@ class RateLimiter:
         return max(1, math.ceil((1.0 - tokens) / rate))
 
 
-FaultMode = Literal["http500", "hang", "drop"]
+FaultMode = Literal["http500", "hang", "drop", "apply_then_drop"]
 """How a faulted call fails: ``http500`` answers an HTTP 5xx error page, ``hang`` holds the
-request unanswered until the window ends, ``drop`` closes the connection without an answer."""
+request unanswered until the window ends, ``drop`` closes the connection without an answer,
+``apply_then_drop`` serves the call (the workspace changes) and then closes the connection
+without an answer: the client cannot know its call took effect."""
 FaultBody = Literal["html", "json", "text"]
 """The body of an ``http500`` answer: Slack's HTML error page, ``ok:false`` JSON, or the plain
 text an Envoy proxy sends."""
@@ -130,7 +132,7 @@ class FaultWindow:
         seconds: float | None,
         clock: Callable[[], float],
     ) -> None:
-        if mode not in ("http500", "hang", "drop"):
+        if mode not in ("http500", "hang", "drop", "apply_then_drop"):
             raise ValueError(f"unknown fault mode {mode!r}")
         if not 500 <= status <= 599:
             raise ValueError(f"a fault's status must be 5xx, not {status}")

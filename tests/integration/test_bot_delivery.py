@@ -273,3 +273,18 @@ async def test_tool_runs_show_as_tasks_of_the_stream(
     assert [(t["title"], t["status"]) for t in tasks] == [
         ("running `echo from-a-tool`", "complete")
     ]
+
+
+async def test_an_append_whose_answer_was_lost_is_not_sent_again(
+    start_bot: StartBot, slack: SlackFake
+) -> None:
+    """Slack applied an append but the connection dropped before its answer: sending it again
+    would repeat text, so the reply goes on by edits (which replace) and ends exact."""
+    harness = await start_bot(**NATIVE)
+    event = await harness.mention("DRIP 60 20")
+    await open_stream(slack, event["ts"])
+    window = slack.fault("chat.appendStream", "apply_then_drop")
+    await slack.wait_for(lambda: window.calls)
+    window.end()
+    await final_reply(slack, event["ts"], drip_text(60))
+    assert len(window.calls) == 1, "the append was sent once"
