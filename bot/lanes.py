@@ -132,6 +132,8 @@ class Lanes:
         waited = 0.0
         while (delay := await self.acquire(lane, team, channel, reply, final=final)) > 0:
             if within is not None and waited + delay > within:
+                # Not waiting any longer: its place must not hold back the others.
+                await self.forget(lane, team, channel, reply)
                 return False
             await asyncio.sleep(delay)
             waited += delay
@@ -140,6 +142,12 @@ class Lanes:
     async def block_until(self, lane: Lane, team: str, channel: str, retry_after: float) -> None:
         """Slack answered 429 on ``lane``: pause it (for the workspace, or the channel)."""
         await self._budgets[lane].block_until(self.scope(lane, team, channel), retry_after)
+
+    async def forget(self, lane: Lane, team: str, channel: str, reply: str) -> None:
+        """Drop ``reply``'s place in one lane: it asked once, was refused and will not wait
+        (a reply that opens by a post when no stream can start at once), so it must not hold
+        back the replies behind it."""
+        await self._budgets[lane].release(self.scope(lane, team, channel), reply)
 
     async def release(self, team: str, channel: str, reply: str) -> None:
         """Forget a finished reply in every lane, so the others get its share."""

@@ -428,8 +428,8 @@ class ReplyStream:
         if not self._status_works or self.lanes is None:
             return
         lane: Lane = "assistant.threads.setStatus"
-        if await self.lanes.acquire(lane, self.team, self.channel, self.stream_id) > 0:
-            return
+        if not await self.lanes.take(lane, self.team, self.channel, self.stream_id, within=0.0):
+            return  # a hint is skipped, never waited for
         try:
             await self.slack.assistant_threads_setStatus(
                 channel_id=self.channel, thread_ts=self.thread_ts, status=status

@@ -65,3 +65,15 @@ def test_unknown_methods_are_refused(redis_client: aioredis.Redis) -> None:
     with pytest.raises(ValueError, match=r"chat\.nope"):
         Lanes(redis_client, {"chat.nope": 5})
     assert set(DEFAULT_PER_MINUTE) >= {"chat.update", "chat.appendStream"}
+
+
+async def test_a_reply_that_will_not_wait_holds_no_one_back(redis_client: aioredis.Redis) -> None:
+    """Refused a stream start it won't wait for, a reply leaves the line: the next token
+    goes to whoever asks next, not to a reply that went its own way."""
+    clock = SimClock()
+    lanes = Lanes(redis_client, clock=clock)
+    for n in range(3):
+        assert await lanes.take("chat.startStream", "T1", "C1", f"r{n}", within=0.0)
+    assert not await lanes.take("chat.startStream", "T1", "C1", "gave-up", within=0.0)
+    clock.now += 60 / (20 - 3) + 0.01  # one token refilled
+    assert await lanes.take("chat.startStream", "T1", "C1", "next", within=0.0)
