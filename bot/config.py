@@ -150,6 +150,10 @@ class Settings(BaseSettings):
     """CODEX_CHANNEL_POLICIES: JSON of per-channel overrides, e.g.
     ``{"C123": {"approval_policy": "untrusted", "sandbox": "workspace-write"}}``."""
 
+    thread_context_chars: int = Field(default=8000, ge=0)
+    """THREAD_CONTEXT_CHARS: how much of the Slack thread a turn's input may carry (the
+    messages Codex has not seen, newest kept); 0 sends the mention alone."""
+
     codex_reattach_seconds: float = Field(default=120.0, gt=0)
     """CODEX_REATTACH_SECONDS: how long a turn whose Codex connection dropped is tried again
     (the pool reconnects meanwhile) before its reply says it may be incomplete."""

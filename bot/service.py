@@ -36,6 +36,7 @@ from bot.approvals import Approvals
 from bot.bridge import Bridge, new_replica_id
 from bot.commands import Commands
 from bot.config import Settings
+from bot.context import ThreadContext
 from bot.intake import MentionIntake
 from bot.lanes import Lanes
 from bot.metrics import Metrics
@@ -227,6 +228,14 @@ class Service:
             metrics=self.metrics,
             observer=self.approvals.observe,
             lanes=self.lanes,
+            context=ThreadContext(
+                self.slack,
+                self.redis,
+                bot_user_id=bot_user_id,
+                max_chars=self.settings.thread_context_chars,
+            )
+            if self.settings.thread_context_chars
+            else None,
         )
         self.bridge = Bridge(
             settings=self.settings,

@@ -23,6 +23,7 @@ from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_e
 
 from bot import render, slack_errors
 from bot.config import Settings
+from bot.context import ThreadContext
 from bot.lanes import Lanes
 from bot.mentions import Mention, SlackThread, client_message_id
 from bot.metrics import Metrics
@@ -70,6 +71,7 @@ class TurnRunner:
         metrics: Metrics,
         observer: TurnObserver | None = None,
         lanes: Lanes | None = None,
+        context: ThreadContext | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -80,6 +82,7 @@ class TurnRunner:
         self.metrics = metrics
         self.observer = observer
         self.lanes = lanes
+        self.context = context
         self.native_gate = NativeGate()
         self.limits = StreamLimits(
             final_retry_seconds=settings.slack_retry_seconds,
@@ -233,8 +236,15 @@ class TurnRunner:
             # The replica that died had sent the turn already: follow it, don't send it twice.
             turn = await handle.attach_turn(found)
         else:
-            turn = await handle.start_turn(mention.text, clientUserMessageId=client_id)
+            turn = await handle.start_turn(
+                await self._input_of(mention), clientUserMessageId=client_id
+            )
             self.metrics.turns.labels("started").inc()
+            if self.context is not None:
+                with contextlib.suppress(redis.exceptions.RedisError):
+                    await self.context.covered(
+                        thread.team, thread.channel, thread.thread_ts, mention.ts
+                    )
         fields = {**thread.log_fields, "codex_thread": handle.id, "turn": turn.id}
         log.info("turn started", extra=fields)
         await self.store.set_active_turn(handle.id, turn.id, mention.user, reply_ts)
@@ -246,6 +256,17 @@ class TurnRunner:
             turn_id=turn.id,
         )
         return turn if recorded else None
+
+    async def _input_of(self, mention: Mention) -> str | list[dict[str, str]]:
+        """The turn's input: what the thread said that Codex has not seen, then the mention."""
+        if self.context is None:
+            return mention.text
+        context = await self.context.block(
+            mention.team, mention.channel, mention.thread_ts, mention.ts
+        )
+        if not context:
+            return mention.text
+        return [{"type": "text", "text": f"{context}\n\n"}, {"type": "text", "text": mention.text}]
 
     async def _codex_thread(self, mention: Mention) -> ThreadHandle:
         thread = mention.thread
