@@ -41,6 +41,7 @@ ACTIONS: tuple[Action, ...] = ("mention", "steer", "recap", "stop", "approve")
 Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
 ApprovalPolicy = Literal["untrusted", "on-request", "never"]
 IdList = Annotated[list[str], NoDecode]
+Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 
 
 def default_codex_bin() -> str:
@@ -60,6 +61,11 @@ class ChannelPolicy(BaseModel):
 
     approval_policy: ApprovalPolicy | None = None
     sandbox: Sandbox | None = None
+    cwd: str | None = None
+    """The channel's project: the working directory of its threads (on the app-server)."""
+    model: str | None = None
+    effort: Effort | None = None
+    """Reasoning effort of the channel's turns."""
 
 
 class Settings(BaseSettings):
@@ -146,9 +152,13 @@ class Settings(BaseSettings):
     """CODEX_SANDBOX: sandbox of new threads; unset uses the app-server's default."""
     codex_approval_policy: ApprovalPolicy | None = None
     """CODEX_APPROVAL_POLICY: when Codex asks before acting; unset uses the server's default."""
+    codex_effort: Effort | None = None
+    """CODEX_EFFORT: reasoning effort of turns; unset uses the model's default."""
     codex_channel_policies: dict[str, ChannelPolicy] = Field(default_factory=dict)
-    """CODEX_CHANNEL_POLICIES: JSON of per-channel overrides, e.g.
-    ``{"C123": {"approval_policy": "untrusted", "sandbox": "workspace-write"}}``."""
+    """CODEX_CHANNEL_POLICIES: JSON of per-channel overrides of ``approval_policy``,
+    ``sandbox``, ``cwd`` (the channel's repository), ``model`` and ``effort``, e.g.
+    ``{"C123": {"cwd": "/repos/frontend", "sandbox": "workspace-write", "effort": "high"}}``.
+    With the stdio app-server (no CODEX_URL) each ``cwd`` must exist at start."""
 
     thread_context_chars: int = Field(default=8000, ge=0)
     """THREAD_CONTEXT_CHARS: how much of the Slack thread a turn's input may carry (the
@@ -307,6 +317,15 @@ class Settings(BaseSettings):
                 )
         if self.codex_ca_file is not None and not self.codex_ca_file.is_file():
             raise ValueError(f"CODEX_CA_FILE {self.codex_ca_file} is not a readable file")
+        if not self.codex_url:
+            # The stdio app-server runs here, so its directories must be here too (a remote
+            # one's are on its own machine, where the chart mounts them).
+            for channel, policy in self.codex_channel_policies.items():
+                if policy.cwd is not None and not Path(policy.cwd).is_dir():
+                    raise ValueError(
+                        f"CODEX_CHANNEL_POLICIES: the cwd of {channel}, {policy.cwd}, "
+                        "is not a directory"
+                    )
         return self
 
     # -- derived values ---------------------------------------------------------------------
@@ -331,11 +350,14 @@ class Settings(BaseSettings):
         return parts._replace(netloc=netloc).geturl()
 
     def channel_policy(self, channel: str) -> ChannelPolicy:
-        """The approval policy and sandbox for new threads in ``channel``."""
+        """How new threads in ``channel`` run: its overrides, else the global settings."""
         override = self.codex_channel_policies.get(channel, ChannelPolicy())
         return ChannelPolicy(
             approval_policy=override.approval_policy or self.codex_approval_policy,
             sandbox=override.sandbox or self.codex_sandbox,
+            cwd=override.cwd or self.codex_cwd,
+            model=override.model or self.codex_model,
+            effort=override.effort or self.codex_effort,
         )
 
     def allows(

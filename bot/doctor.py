@@ -83,4 +83,23 @@ async def run_doctor(settings: Settings, out: TextIO = sys.stdout) -> int:
         else:
             failures += 1
             print(f"FAIL  {name}: {problem}", file=out)
+    for channel in sorted(settings.codex_channel_policies):
+        print(f"info  channel {channel}: {describe_policy(settings, channel)}", file=out)
     return 1 if failures else 0
+
+
+def describe_policy(settings: Settings, channel: str) -> str:
+    """The effective settings of new threads in ``channel`` (its overrides over the global
+    ones), one line: what an operator checks before pointing a team at it."""
+    policy = settings.channel_policy(channel)
+    shown = [
+        f"{name}={value}"
+        for name, value in (
+            ("cwd", policy.cwd),
+            ("model", policy.model),
+            ("effort", policy.effort),
+            ("approval_policy", policy.approval_policy),
+            ("sandbox", policy.sandbox),
+        )
+    ]
+    return ", ".join(shown).replace("=None", "=(server default)")

@@ -236,8 +236,11 @@ class TurnRunner:
             # The replica that died had sent the turn already: follow it, don't send it twice.
             turn = await handle.attach_turn(found)
         else:
+            effort = self.settings.channel_policy(thread.channel).effort
             turn = await handle.start_turn(
-                await self._input_of(mention), clientUserMessageId=client_id
+                await self._input_of(mention),
+                clientUserMessageId=client_id,
+                **({"effort": effort} if effort else {}),
             )
             self.metrics.turns.labels("started").inc()
             if self.context is not None:
@@ -276,8 +279,8 @@ class TurnRunner:
             return self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
         policy = self.settings.channel_policy(thread.channel)
         handle = await self.pool.start_thread(
-            model=self.settings.codex_model,
-            cwd=self.settings.codex_cwd,
+            model=policy.model,
+            cwd=policy.cwd,
             approval_policy=policy.approval_policy,
             sandbox=policy.sandbox,
         )

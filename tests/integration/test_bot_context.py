@@ -6,6 +6,8 @@ given), the Slack fake holding the thread's earlier messages.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import CHANNEL, final_reply
@@ -92,3 +94,22 @@ async def test_a_long_thread_keeps_its_newest_messages(
     assert "] message 0" not in text
     assert "earlier messages left out)" in text
     assert len(text) <= 400 + len("\n\nsummarize")
+
+
+async def test_each_channel_works_in_its_own_project(
+    start_bot: StartBot, slack: SlackFake, model_server: ModelServer, tmp_path: Path
+) -> None:
+    """CODEX_CHANNEL_POLICIES gives #frontend and #infra their own working directories:
+    Codex runs each channel's turns in its own (its environment context names it)."""
+    frontend, infra = tmp_path / "frontend", tmp_path / "infra"
+    frontend.mkdir()
+    infra.mkdir()
+    policies = {"C0001": {"cwd": str(frontend)}, "C0002": {"cwd": str(infra)}}
+    harness = await start_bot(codex_channel_policies=policies)
+    one = await harness.mention("where am I one", channel="C0001")
+    two = await harness.mention("where am I two", channel="C0002")
+    first = await model_server.wait_for_request(lambda r: r.last_user_text == "where am I one")
+    second = await model_server.wait_for_request(lambda r: r.last_user_text == "where am I two")
+    assert f"<cwd>{frontend}</cwd>" in first.user_texts[0]
+    assert f"<cwd>{infra}</cwd>" in second.user_texts[0]
+    assert one["channel"] != two["channel"]

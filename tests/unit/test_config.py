@@ -307,3 +307,47 @@ def test_an_unknown_delivery_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_DELIVERY="fast"
     )
     assert "SLACK_DELIVERY" in error
+
+
+def test_a_channel_project_must_exist_for_the_local_app_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With the stdio app-server, a channel's cwd that is not a directory stops the start,
+    naming the channel; its model and effort override the global ones."""
+    error = _error(
+        monkeypatch,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        CODEX_CHANNEL_POLICIES=f'{{"C9": {{"cwd": "{tmp_path / "missing"}"}}}}',
+    )
+    assert "C9" in error
+    assert "is not a directory" in error
+    settings = _load(
+        monkeypatch,
+        CODEX_CHANNEL_POLICIES=(
+            f'{{"C9": {{"cwd": "{tmp_path}", "model": "gpt-x", "effort": "high"}}}}'
+        ),
+        CODEX_MODEL="gpt-default",
+    )
+    policy = settings.channel_policy("C9")
+    assert (policy.cwd, policy.model, policy.effort) == (str(tmp_path), "gpt-x", "high")
+    assert settings.channel_policy("C1").model == "gpt-default"
+
+
+def test_doctor_lists_each_channels_effective_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from bot.doctor import describe_policy
+
+    settings = _load(
+        monkeypatch,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_APP_TOKEN=APP_TOKEN,
+        CODEX_CHANNEL_POLICIES=f'{{"C9": {{"cwd": "{tmp_path}", "sandbox": "read-only"}}}}',
+        CODEX_EFFORT="low",
+    )
+    line = describe_policy(settings, "C9")
+    assert f"cwd={tmp_path}" in line
+    assert "effort=low" in line
+    assert "sandbox=read-only" in line
+    assert "model=(server default)" in line
