@@ -67,6 +67,21 @@ SECRET_STRINGS = [
 SCENARIOS: dict[str, Doc] = {
     # The chart's own defaults, no values at all.
     "default": {},
+    "channel-projects": {
+        **SECRET_VALUES,
+        "bot": {
+            "config": {
+                "channelPolicies": {
+                    "C0FRONT": {"cwd": "/repos/frontend", "effort": "high"},
+                    "C0INFRA": {"cwd": "/repos/infra", "sandbox": "read-only"},
+                }
+            }
+        },
+        "codex": {
+            "extraVolumes": [{"name": "frontend", "emptyDir": {}}],
+            "extraVolumeMounts": [{"name": "frontend", "mountPath": "/repos/frontend"}],
+        },
+    },
     "socket-with-secrets": SECRET_VALUES,
     "http-ingress": {
         **SECRET_VALUES,
@@ -741,3 +756,19 @@ def test_the_grace_period_covers_the_drain(render: Callable[[str], list[Doc]]) -
     drain = int(env["SHUTDOWN_DRAIN_SECONDS"])
     assert drain == 20
     assert deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == drain + 10
+
+
+def test_channel_projects_reach_the_bot_and_their_repositories_the_app_server(
+    render: Callable[[str], list[Doc]],
+) -> None:
+    """Each channel's cwd/effort reaches the bot as CODEX_CHANNEL_POLICIES, and the volume
+    holding a channel's repository is mounted at that cwd in the app-server."""
+    docs = render("channel-projects")
+    policies = json.loads(_bot_config(docs)["CODEX_CHANNEL_POLICIES"])
+    assert policies["C0FRONT"] == {"cwd": "/repos/frontend", "effort": "high"}
+    statefulset = _one(docs, "StatefulSet", f"{FULLNAME}-codex")
+    container = statefulset["spec"]["template"]["spec"]["containers"][0]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts["frontend"] == "/repos/frontend"
+    volumes = {v["name"] for v in statefulset["spec"]["template"]["spec"]["volumes"]}
+    assert "frontend" in volumes
