@@ -13,6 +13,7 @@ JSON nor a form gets 400; each is one warning line, and nothing else happens.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -123,6 +124,13 @@ def _slack_endpoint(
     secret = signing_secret.encode() if signing_secret and signing_secret.strip() else None
     if secret is None:
         log.error("no signing secret: every request to /slack/events will be refused")
+    dispatching: set[asyncio.Task[None]] = set()
+
+    async def dispatch_event(bolt_request: AsyncBoltRequest) -> None:
+        try:
+            await bolt.async_dispatch(bolt_request)
+        except Exception:
+            log.exception("an event failed in Bolt: %s", _describe(bolt_request.body))
 
     async def slack_events(request: web.Request) -> web.Response:
         started = time.monotonic()
@@ -149,6 +157,15 @@ def _slack_endpoint(
                 type(exc).__name__,
             )
             return web.Response(status=400, text="unreadable body")
+        if _is_event_callback(bolt_request.body):
+            # An event needs nothing but a 200: answer before Bolt's middleware and listener
+            # run, so a burst of mentions is acknowledged in well under Slack's 3 s, however
+            # busy the process is with the turns already running.
+            task = asyncio.create_task(dispatch_event(bolt_request))
+            dispatching.add(task)
+            task.add_done_callback(dispatching.discard)
+            metrics.event_ack_seconds.observe(time.monotonic() - started)
+            return web.Response(status=200, text="")
         bolt_response = await bolt.async_dispatch(bolt_request)
         if bolt_response.status == 404:
             # Nothing listens for this payload (an event type we don't use, or garbage
@@ -179,6 +196,10 @@ def _signed(secret: bytes | None, body: bytes, request: web.Request) -> bool:
     basestring = b"v0:" + timestamp.encode() + b":" + body
     expected = "v0=" + hmac.new(secret, basestring, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+
+
+def _is_event_callback(body: object) -> bool:
+    return isinstance(body, dict) and body.get("type") == "event_callback"
 
 
 def _describe(body: dict[str, Any]) -> str:

@@ -108,10 +108,12 @@ class Settings(BaseSettings):
     """SLACK_RATE_LIMITS: JSON of calls per minute per Slack method, overriding Slack's
     published windows (see bot/lanes.py), e.g. ``{"chat.appendStream": 200}``.
     ``chat.postMessage`` counts per channel, the others per workspace."""
-    slack_first_post_seconds: float = Field(default=2.0, ge=0)
+    slack_first_post_seconds: float = Field(default=10.0, ge=0)
     """SLACK_FIRST_POST_SECONDS: how long a new reply shows only the thread's status
-    ("is thinking…") while waiting for its first text, so the first text is a new message
-    rather than an edit; past it, a placeholder with a Stop button is posted."""
+    ("is thinking…", "is running `pytest`…") while waiting for its first text, so the first
+    text is a new message rather than an edit that waits for the scarce ``chat.update``
+    window; past it, the reply opens anyway (a stream showing the tool timeline, or a
+    placeholder with a Stop button)."""
     slack_thread_status: bool = True
     """SLACK_THREAD_STATUS: set the thread's status (``assistant.threads.setStatus``) while a
     reply shows nothing; off for apps without the assistant feature."""

@@ -93,7 +93,9 @@ class Lanes:
         self._budgets: dict[Lane, Budget] = {
             lane: Budget(
                 redis,
-                BudgetPolicy(per_minute=limit, burst=_burst(limit), min_interval=min_interval),
+                BudgetPolicy(
+                    per_minute=limit, burst=_burst(lane, limit), min_interval=min_interval
+                ),
                 lane=_KEY_NAMES[lane],
                 clock=clock,
             )
@@ -155,7 +157,15 @@ class Lanes:
             await budget.release(self.scope(lane, team, channel), reply)
 
 
-def _burst(per_minute: int) -> int:
-    """How many calls a lane may make at once: 3 for the small windows (a 60 s window then
-    holds at most ``per_minute``, see :mod:`bot.ratelimit` rule 1), a tenth of the big ones."""
+def _burst(lane: Lane, per_minute: int) -> int:
+    """How many calls a lane may make at once. Any 60 s window holds at most ``per_minute``
+    whatever the burst (see :mod:`bot.ratelimit` rule 1); a bigger burst trades sustained
+    rate for what a sudden crowd gets at once. Streams start and stop in crowds (a burst of
+    mentions, turns ending together), so their Tier 2 lanes keep half the window for it; the
+    other small windows keep 3, the big ones a tenth."""
+    if lane in _CROWDED:
+        return max(1, per_minute // 2)
     return max(1, min(per_minute - 1, 3 if per_minute <= 60 else per_minute // 10))
+
+
+_CROWDED: Final = frozenset({"chat.startStream", "chat.stopStream"})

@@ -581,8 +581,13 @@ class ReplyStream:
     async def _edit(
         self, index: int, chunk: str, blocks: list[dict[str, Any]], *, final: bool
     ) -> None:
+        # The edit that first shows the agent's text (over a placeholder) is the one the user
+        # waits for most: it asks with the finals' priority, though it never waits in place.
+        first_text = not final and self.stats.first_visible_at is None and self._has_text()
         waited = 0.0
-        while (delay := await self.budget.acquire(self.team, self.stream_id, final=final)) > 0:
+        while (
+            delay := await self.budget.acquire(self.team, self.stream_id, final=final or first_text)
+        ) > 0:
             if not final:
                 raise _Throttled(delay)
             if waited + delay > self.limits.final_edit_wait:

@@ -7,6 +7,7 @@ Pure functions, by what they render:
 - :mod:`~bot.render.activity`: the compact tool-activity line of a reply in progress;
 - :mod:`~bot.render.recaps`: recap pages;
 - :mod:`~bot.render.approvals`: approval prompts and their outcomes;
+- :mod:`~bot.render.questions`: Codex's questions to the user, their answer modal and outcome;
 - :mod:`~bot.render.mentions`: the other way round, a mention's text as the agent reads it.
 
 Blocks are built with ``slack_sdk.models.blocks`` (which checks Slack's field limits) in
@@ -29,6 +30,19 @@ from bot.render.approvals import (
     decision_label,
 )
 from bot.render.mentions import clean_mention
+from bot.render.questions import (
+    ACTION_QUESTION,
+    ACTION_QUESTION_MODAL,
+    QUESTION_BUTTONS,
+    QUESTION_MODAL,
+    Question,
+    QuestionPrompt,
+    question_blocks,
+    question_expired,
+    question_modal,
+    question_outcome,
+    question_text,
+)
 from bot.render.recaps import (
     ACTION_RECAP_OLDER,
     ACTION_RECAP_SHARE,
@@ -60,6 +74,8 @@ from bot.render.replies import (
 
 __all__ = [
     "ACTION_APPROVAL",
+    "ACTION_QUESTION",
+    "ACTION_QUESTION_MODAL",
     "ACTION_RECAP_OLDER",
     "ACTION_RECAP_SHARE",
     "ACTION_RERUN",
@@ -67,12 +83,16 @@ __all__ = [
     "APPROVAL_BUTTONS",
     "MARKDOWN_BLOCK_CHARS",
     "MESSAGE_CHARS",
+    "QUESTION_BUTTONS",
+    "QUESTION_MODAL",
     "REDIS_DOWN",
     "SECTION_CHARS",
     "TEXT_CHARS",
     "THINKING",
     "ApprovalPrompt",
     "Chunk",
+    "Question",
+    "QuestionPrompt",
     "RecapTurn",
     "activity",
     "approval_blocks",
@@ -88,6 +108,11 @@ __all__ = [
     "interrupted",
     "join_displayed",
     "markdown_block",
+    "question_blocks",
+    "question_expired",
+    "question_modal",
+    "question_outcome",
+    "question_text",
     "queued",
     "recap_blocks",
     "recap_turn",

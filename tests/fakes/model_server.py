@@ -66,6 +66,18 @@ class ModelRequest:
         return None
 
 
+def ask_arguments(prompt: str) -> dict[str, Any]:
+    """The ``request_user_input`` arguments of ``ASK <question>|<option>|<option>…``: one
+    question (id ``choice``), one option per label after the first ``|``."""
+    question, *labels = (part.strip() for part in prompt[len("ASK ") :].split("|"))
+    options = [{"label": label, "description": f"pick {label}"} for label in labels]
+    return {
+        "questions": [
+            {"id": "choice", "header": "Question", "question": question, "options": options}
+        ]
+    }
+
+
 def drip_text(count: int) -> str:
     """The final text of a ``DRIP <count> <ms>`` answer."""
     return "".join(f"w{index} " for index in range(1, count + 1))
@@ -166,6 +178,10 @@ class ModelServer:
                 await stream.function_call("exec_command", {"cmd": prompt[len("EXEC ") :]})
             elif prompt.startswith("EXEC "):
                 await stream.message([f"ran: {prompt[len('EXEC ') :]}"])
+            elif prompt.startswith("ASK ") and recorded.tool_output is None:
+                await stream.function_call("request_user_input", ask_arguments(prompt))
+            elif prompt.startswith("ASK "):
+                await stream.message([f"answer: {recorded.tool_output}"])
             elif prompt.startswith("DRIP "):
                 count, interval_ms = (int(n) for n in prompt.split()[1:3])
                 await stream.start_message()

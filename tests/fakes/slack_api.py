@@ -34,6 +34,25 @@
 - ``assistant.threads.setStatus`` sets a thread's status ("" clears it), and any bot message
   posted in the thread clears it as Slack does: :meth:`SlackFake.status`,
   :meth:`SlackFake.status_history`.
+- OAuth scopes: the bot token has ``scopes`` (default :data:`DEFAULT_SCOPES`, what this bot is
+  installed with). Every answer to a valid bot token carries them in ``X-OAuth-Scopes`` (and
+  the method's in ``X-Accepted-OAuth-Scopes``), as Slack's do; a method needing a scope the
+  token lacks answers ``missing_scope`` with ``needed`` and ``provided`` (see
+  :data:`tests.fakes.slack_rules.METHOD_SCOPES`).
+- Files: :meth:`SlackFake.add_file` stores a user's file and returns its file object, to put
+  in seeded messages (``add_message(files=...)``) and events. ``GET`` on its ``url_private``
+  (``/files-pri/<team>-<id>/<name>``) or ``url_private_download`` (``.../download/<name>``)
+  answers the bytes with the file's ``Content-Type`` only with ``Authorization: Bearer`` and a
+  valid bot token that has ``files:read``; otherwise, like Slack, HTTP 200 with an HTML sign-in
+  page, so a client must check what it got. Each is recorded in :attr:`SlackFake.downloads`.
+  ``files.info`` answers a file (with where it was shared) or ``file_not_found``.
+- Uploads, as slack-sdk's ``files_upload_v2`` makes them: ``files.getUploadURLExternal``
+  (``filename``, ``length`` >= 1, else ``invalid_arguments``) gives an ``upload_url`` here
+  (``/upload/v1/<key>``) and a ``file_id``; a ``POST`` of the bytes there (raw, or multipart
+  with one part) answers ``200 OK - <length>`` as Slack does; ``files.completeUploadExternal``
+  makes the files and, given ``channel_id`` (and ``thread_ts``) or ``channels``, shares them
+  as a bot message with ``files`` and ``text`` = ``initial_comment``. All recorded in
+  :attr:`SlackFake.uploads`; both methods need ``files:write``.
 - ``POST /response/<id>`` records what an app posts to a ``response_url``.
 - Socket Mode: ``apps.connections.open`` returns a ``ws://`` URL here; the fake sends ``hello``,
   then delivers envelopes with :meth:`SlackFake.socket_send_envelope` and records the acks.
@@ -62,7 +81,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.fakes.slack_payloads import (
     APP_ID,
@@ -82,15 +101,19 @@ from tests.fakes.slack_payloads import (
 )
 from tests.fakes.slack_rules import (
     DEFAULT_RATE_LIMITS,
+    DEFAULT_SCOPES,
     FaultBody,
     FaultMode,
     FaultWindow,
     RateLimit,
     RateLimiter,
+    accepted_scopes,
+    scope_error,
 )
 from tests.fakes.slack_workspace import Handler, SlackApiErrorResponse, Workspace
 
 __all__ = [
+    "DEFAULT_SCOPES",
     "FaultBody",
     "FaultMode",
     "FaultWindow",
@@ -130,6 +153,20 @@ ENVOY_ERROR_TEXT = (
     "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
 )
 """The ``text/plain`` body an Envoy proxy sends when it cannot reach the service behind it."""
+SIGN_IN_PAGE = """<!DOCTYPE html>
+<html lang="en-US">
+  <head>
+    <meta charset="utf-8">
+    <title>Sign in | Slack</title>
+  </head>
+  <body>
+    <h1>Sign in to your workspace</h1>
+    <form action="/signin" method="post"><input type="email" name="email"></form>
+  </body>
+</html>
+"""
+"""What a file URL answers (HTTP 200, ``text/html``) to a request without a valid bot token
+with ``files:read``: Slack sends its sign-in page rather than an error status."""
 
 
 @dataclass
@@ -157,8 +194,12 @@ class SlackFake:
         streaming_error: str | None = None,
         stream_max_seconds: float = 300.0,
         stream_idle_seconds: float = 30.0,
+        scopes: Iterable[str] | None = None,
     ) -> None:
         self.bot_token, self.app_token = bot_token, app_token
+        self.scopes: tuple[str, ...] = tuple(DEFAULT_SCOPES if scopes is None else scopes)
+        """The bot token's OAuth scopes, in the order Slack lists them; settable (a test may
+        reinstall the app with other scopes while the fake runs)."""
         self.team_id, self.bot_user_id, self.bot_id = team_id, bot_user_id, bot_id
         self.workspace = Workspace(
             team_id=team_id,
@@ -177,6 +218,11 @@ class SlackFake:
         self.calls: list[dict[str, Any]] = []
         self.response_posts: dict[str, list[dict[str, Any]]] = {}
         self.envelopes: list[dict[str, Any]] = []
+        self.downloads: list[dict[str, Any]] = []
+        """Every ``GET`` of a file URL: ``file_id``, ``download`` (``url_private_download`` or
+        not), ``authorized`` (the bytes were served), ``error`` (why not: ``not_authed``,
+        ``invalid_auth``, ``not_allowed_token_type``, ``missing_scope``, ``file_not_found``)
+        and the HTTP ``status``."""
         self.acks: dict[str, dict[str, Any]] = {}
         self._failures: dict[str, list[_Failure]] = {}
         self._faults: list[FaultWindow] = []
@@ -201,6 +247,9 @@ class SlackFake:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{id}", self._response_url)
+        app.router.add_get("/files-pri/{key}/{name}", self._file_view)
+        app.router.add_get("/files-pri/{key}/download/{name}", self._file_download)
+        app.router.add_post("/upload/v1/{key}", self._upload)
         app.router.add_get("/link/", self._socket_mode)
         # handler_cancellation: a held (``hang``) call the client gives up on is not answered.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -208,6 +257,7 @@ class SlackFake:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]
+        self.workspace.file_host = f"http://127.0.0.1:{self.port}"
         await web.SockSite(self._runner, sock).start()
         return self
 
@@ -299,9 +349,39 @@ class SlackFake:
         user: str,
         ts: str | None = None,
         thread_ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Seed a user's message (for ``conversations.replies`` and permalinks)."""
-        return self.workspace.add_message(channel, text, user=user, ts=ts, thread_ts=thread_ts)
+        """Seed a user's message (for ``conversations.replies`` and permalinks), carrying
+        ``files`` (objects from :meth:`add_file`) if given."""
+        return self.workspace.add_message(
+            channel, text, user=user, ts=ts, thread_ts=thread_ts, files=files
+        )
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str,
+        filetype: str | None = None,
+        user: str = "U0001",
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a file ``user`` uploaded; returns its file object as Slack puts it in message
+        events and ``conversations.replies`` (``url_private`` and ``url_private_download`` are
+        served by this fake, so call this once it runs; ``filetype`` defaults to the
+        extension's, e.g. ``text`` for ``.txt``, else ``binary``)."""
+        return self.workspace.add_file(
+            name, content, mimetype=mimetype, filetype=filetype, user=user, title=title
+        )
+
+    @property
+    def uploads(self) -> list[dict[str, Any]]:
+        """Every upload the bot began, oldest first: ``file_id``, ``filename``, ``length``,
+        ``content`` (the bytes posted, None until then), ``completed``, ``title``,
+        ``channel``, ``channels``, ``thread_ts``, ``initial_comment``, ``message_ts`` (the
+        share's message), ``alt_txt``, ``snippet_type``, ``upload_url``."""
+        return self.workspace.uploads
 
     def add_usergroup(self, usergroup: str, users: Iterable[str]) -> None:
         """Make ``usergroups.users.list`` answer ``users`` for ``usergroup``."""
@@ -551,10 +631,16 @@ class SlackFake:
         headers: dict[str, str] = {}
         status = 200
         body: dict[str, Any]
+        auth_error = self._auth_error(method, token) if bad is None else None
         if bad is not None:
             body = {"ok": False, "error": bad}
-        elif (auth_error := self._auth_error(method, token)) is not None:
+        elif auth_error is not None:
             body = {"ok": False, "error": auth_error}
+        elif (
+            method not in _APP_TOKEN_METHODS
+            and (missing := scope_error(method, params, self.scopes)) is not None
+        ):
+            body = missing
         elif (forced := self._take_failure(method)) is not None:
             status, body = forced.status, {"ok": False, "error": forced.error}
             if forced.error == "ratelimited":
@@ -569,6 +655,10 @@ class SlackFake:
                 body = handler(params)
             except SlackApiErrorResponse as error:
                 body = error.body
+        if bad is None and method not in _APP_TOKEN_METHODS and auth_error is None:
+            # Slack tells a valid token's scopes, and the method's, on every answer.
+            headers["X-OAuth-Scopes"] = ",".join(self.scopes)
+            headers["X-Accepted-OAuth-Scopes"] = ",".join(accepted_scopes(method, params))
         return status, body, headers
 
     def _take_failure(self, method: str) -> _Failure | None:
@@ -590,6 +680,66 @@ class SlackFake:
         expected, prefix = (self.app_token, "xapp-") if wants_app else (self.bot_token, "xoxb-")
         valid = token == expected if expected is not None else token.startswith(prefix)
         return None if valid else "invalid_auth"
+
+    async def _file_view(self, request: web.Request) -> web.Response:
+        return await self._serve_file(request, download=False)
+
+    async def _file_download(self, request: web.Request) -> web.Response:
+        return await self._serve_file(request, download=True)
+
+    async def _serve_file(self, request: web.Request, *, download: bool) -> web.Response:
+        """A file URL: the bytes for a valid bot token with ``files:read``, else (as Slack
+        does) 200 with the sign-in page; 404 for a file that is not there. Recorded."""
+        team, _, file_id = request.match_info["key"].partition("-")
+        found = self.workspace.file_content(file_id) if team == self.team_id else None
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        error = self._auth_error("files.info", token)
+        if error is None and "files:read" not in self.scopes:
+            error = "missing_scope"
+        if found is None:
+            error = "file_not_found"
+        record: dict[str, Any] = {
+            "file_id": file_id,
+            "download": download,
+            "authorized": error is None,
+            "error": error,
+            "status": 404 if found is None else 200,
+        }
+        self.downloads.append(record)
+        await self._notify()
+        if found is None:
+            return web.Response(status=404, text="File not found", content_type="text/html")
+        if error is not None:
+            return web.Response(text=SIGN_IN_PAGE, content_type="text/html")
+        file, content = found
+        headers = {"Content-Type": str(file["mimetype"])}
+        if download:
+            headers["Content-Disposition"] = f'attachment; filename="{file["name"]}"'
+        return web.Response(body=content, headers=headers)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """An upload URL from ``files.getUploadURLExternal``: takes the bytes, raw (as
+        slack-sdk posts them) or as the one part of a multipart form (as ``curl -F`` does),
+        and answers ``OK - <length>`` in plain text as Slack's file servers do."""
+        if request.content_type.startswith("multipart/"):
+            content: bytes | None = None
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, BodyPartReader):
+                    continue
+                data = bytes(await part.read())
+                if part.filename is not None:  # the file's part, whatever its field's name
+                    content = data
+                    break
+                content = data if content is None else content
+            content = content or b""
+        else:
+            content = await request.read()
+        if not self.workspace.receive_upload(request.match_info["key"], content):
+            return web.Response(status=404, text="Not Found")
+        await self._notify()
+        return web.Response(text=f"OK - {len(content)}")
 
     async def _response_url(self, request: web.Request) -> web.Response:
         key = request.match_info["id"]

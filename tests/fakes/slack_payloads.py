@@ -108,9 +108,14 @@ def app_mention_event(
     ts: str | None = None,
     thread_ts: str | None = None,
     team: str = TEAM_ID,
+    files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """An ``app_mention`` event (``text`` should contain ``<@BOT>``)."""
-    return _message_like("app_mention", text, user, channel, ts, thread_ts, team)
+    """An ``app_mention`` event (``text`` should contain ``<@BOT>``), with the ``files``
+    (file objects, e.g. from ``SlackFake.add_file``) the user attached, if any."""
+    event = _message_like("app_mention", text, user, channel, ts, thread_ts, team)
+    if files is not None:
+        event["files"] = [dict(file) for file in files]
+    return event
 
 
 def message_event(
@@ -122,10 +127,17 @@ def message_event(
     thread_ts: str | None = None,
     team: str = TEAM_ID,
     channel_type: str = "channel",
+    files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A ``message`` event of a user's post (no subtype)."""
+    """A ``message`` event of a user's post: no subtype, or with ``files`` Slack's
+    ``file_share`` subtype, the files, and ``upload`` (apps that skip subtyped messages
+    would miss posts with attachments)."""
     event = _message_like("message", text, user, channel, ts, thread_ts, team)
     event["channel_type"] = channel_type
+    if files is not None:
+        event["subtype"] = "file_share"
+        event["files"] = [dict(file) for file in files]
+        event["upload"] = True
     return event
 
 

@@ -13,7 +13,14 @@
   "50+ per minute" per workspace and ``chat.postMessage`` as "1 per second per channel, short
   bursts allowed"; ``chat.startStream`` and ``chat.stopStream`` are Tier 2 (20+ per minute),
   ``chat.appendStream`` Tier 4 (100+ per minute) and ``assistant.threads.setStatus`` 600 per
-  minute. A refused call is HTTP 429 with an integer ``Retry-After``.
+  minute. Files: ``files.getUploadURLExternal``, ``files.completeUploadExternal``,
+  ``files.info`` and ``users.info`` are Tier 4 (100+ per minute), ``conversations.replies``
+  Tier 3 (50+; the 1-per-minute limit Slack set in 2025 binds only commercially distributed
+  non-Marketplace apps, not an internal app like this bot). A refused call is HTTP 429 with an
+  integer ``Retry-After``.
+- OAuth scopes: :data:`METHOD_SCOPES` says which scopes each method accepts (any one will
+  do); :func:`scope_error` gives Slack's ``missing_scope`` answer, which names the ``needed``
+  scopes and the ``provided`` ones. :data:`DEFAULT_SCOPES` is what this bot is installed with.
 - Fault windows: :class:`FaultWindow` says which calls fail at Slack's edge, in which way,
   and until when (by the fake's clock); :class:`tests.fakes.slack_api.SlackFake` serves them.
 """
@@ -76,7 +83,85 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, RateLimit]] = {
     "chat.stopStream": RateLimit(per_minute=20, burst=20, scope="workspace"),
     "chat.appendStream": RateLimit(per_minute=100, burst=100, scope="workspace"),
     "assistant.threads.setStatus": RateLimit(per_minute=600, burst=600, scope="workspace"),
+    "conversations.replies": RateLimit(per_minute=50, burst=50, scope="workspace"),
+    "users.info": RateLimit(per_minute=100, burst=100, scope="workspace"),
+    "files.info": RateLimit(per_minute=100, burst=100, scope="workspace"),
+    "files.getUploadURLExternal": RateLimit(per_minute=100, burst=100, scope="workspace"),
+    "files.completeUploadExternal": RateLimit(per_minute=100, burst=100, scope="workspace"),
 }
+
+DEFAULT_SCOPES: Final[tuple[str, ...]] = (
+    "app_mentions:read",
+    "channels:history",
+    "chat:write",
+    "commands",
+    "files:read",
+    "files:write",
+    "groups:history",
+    "im:history",
+    "mpim:history",
+    "reactions:write",
+    "usergroups:read",
+    "users:read",
+)
+"""The bot token's scopes unless a test says otherwise: the manifest's, plus what reading
+and posting files, DM threads and reactions need, so every method the fake serves works."""
+
+METHOD_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
+    "chat.postMessage": ("chat:write",),
+    "chat.update": ("chat:write",),
+    "chat.delete": ("chat:write",),
+    "chat.postEphemeral": ("chat:write",),
+    "chat.startStream": ("chat:write",),
+    "chat.appendStream": ("chat:write",),
+    "chat.stopStream": ("chat:write",),
+    # Slack accepts either for thread statuses (the manifest relies on chat:write alone).
+    "assistant.threads.setStatus": ("chat:write", "assistant:write"),
+    "users.info": ("users:read",),
+    "usergroups.users.list": ("usergroups:read",),
+    "reactions.add": ("reactions:write",),
+    "reactions.remove": ("reactions:write",),
+    "files.info": ("files:read",),
+    "files.getUploadURLExternal": ("files:write",),
+    "files.completeUploadExternal": ("files:write",),
+}
+"""Scopes each bot method accepts, any one sufficing. Methods not listed need none
+(``auth.test``, ``chat.getPermalink``, ``views.*``); ``conversations.replies`` depends on the
+channel's kind (see :func:`accepted_scopes`)."""
+
+_HISTORY_SCOPES: Final[Mapping[str, tuple[str, ...]]] = {
+    "C": ("channels:history",),
+    "G": ("groups:history", "mpim:history"),
+    "D": ("im:history",),
+}
+
+
+def accepted_scopes(method: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The scopes of which a call needs one (none: any token may make it). Reading a thread
+    takes the history scope of the channel's kind: public, private or group DM, or DM."""
+    if method == "conversations.replies":
+        channel = params.get("channel")
+        kind = channel[:1] if isinstance(channel, str) else ""
+        return _HISTORY_SCOPES.get(kind, _HISTORY_SCOPES["C"])
+    return METHOD_SCOPES.get(method, ())
+
+
+def scope_error(
+    method: str, params: Mapping[str, Any], scopes: Iterable[str]
+) -> dict[str, Any] | None:
+    """Slack's answer to a token without any scope the call accepts, or None when it has one:
+    ``{"ok": false, "error": "missing_scope", "needed": ..., "provided": ...}``, both comma
+    lists, so an app can tell which scope to add and what it was installed with."""
+    granted = list(scopes)
+    needed = accepted_scopes(method, params)
+    if not needed or any(scope in granted for scope in needed):
+        return None
+    return {
+        "ok": False,
+        "error": "missing_scope",
+        "needed": ",".join(needed),
+        "provided": ",".join(granted),
+    }
 
 
 class RateLimiter:

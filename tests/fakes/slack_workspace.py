@@ -11,17 +11,28 @@ Streams (``chat.startStream``/``appendStream``/``stopStream``) are bot messages 
 ``streaming`` while open; Slack closes them by itself after a while (by age, or idleness), and
 the recipient can press Stop. Those closings depend on time, so they are applied lazily, on
 the workspace's clock, whenever a message is touched or read.
+
+Files are kept with their bytes: seeded ones (:meth:`Workspace.add_file`, shown in messages
+through ``add_message(files=...)``) and the bot's uploads, which follow Slack's external
+upload flow: ``files.getUploadURLExternal`` hands out an upload URL and a file id, the bytes
+are posted there (served by :mod:`tests.fakes.slack_api`, which calls
+:meth:`Workspace.receive_upload`), and ``files.completeUploadExternal`` turns the upload into a
+file, shared into a channel or thread as a bot message carrying it when asked. Every step is
+recorded in :attr:`Workspace.uploads`. File URLs point at :attr:`Workspace.file_host`.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import mimetypes
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from tests.fakes.slack_payloads import APP_ID, TEAM_DOMAIN, next_ts
 from tests.fakes.slack_rules import MAX_STREAM_MARKDOWN, chunks_ok, content_error
@@ -32,6 +43,24 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]+$")
 _USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+_FILETYPES: dict[str, tuple[str, str]] = {
+    "txt": ("text", "Plain Text"),
+    "log": ("text", "Plain Text"),
+    "md": ("markdown", "Markdown (raw)"),
+    "py": ("python", "Python"),
+    "json": ("json", "JSON"),
+    "diff": ("diff", "Diff"),
+    "patch": ("diff", "Diff"),
+    "csv": ("csv", "CSV"),
+    "png": ("png", "PNG"),
+    "jpg": ("jpg", "JPEG"),
+    "jpeg": ("jpg", "JPEG"),
+    "gif": ("gif", "GIF"),
+    "pdf": ("pdf", "PDF"),
+    "zip": ("zip", "Zip"),
+}
+"""Slack's ``filetype`` and ``pretty_type`` for common extensions; others are ``binary``."""
 
 
 class SlackApiErrorResponse(Exception):
@@ -88,6 +117,17 @@ class Workspace:
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._ids = itertools.count(1)
+        self.file_host = ""
+        """``http://host:port`` of the server that serves file URLs (set when it starts)."""
+        self.uploads: list[dict[str, Any]] = []
+        """Every upload the bot began, oldest first: ``file_id``, ``filename``, ``length`` (as
+        announced), ``alt_txt``, ``snippet_type``, ``upload_url``; ``content`` (the bytes
+        posted, None until then); once completed (``completed``), ``title``, ``channel`` (the
+        first it was shared to, or None), ``channels``, ``thread_ts``, ``initial_comment`` and
+        ``message_ts`` (the share's message in ``channel``)."""
+        self._files: dict[str, dict[str, Any]] = {}
+        self._contents: dict[str, bytes] = {}
+        self._upload_keys: dict[str, str] = {}
         self.methods: dict[str, Handler] = {
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
@@ -106,6 +146,9 @@ class Workspace:
             "views.update": self._views_update,
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
+            "files.info": self._files_info,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
 
     def add_message(
@@ -116,13 +159,60 @@ class Workspace:
         user: str,
         ts: str | None = None,
         thread_ts: str | None = None,
+        files: Iterable[Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Seed a user's message (for ``conversations.replies`` and permalinks)."""
-        message = {"type": "message", "user": user, "text": text, "ts": ts or next_ts()}
+        """Seed a user's message (for ``conversations.replies`` and permalinks); ``files``
+        (file objects from :meth:`add_file`) are attached as Slack shows an upload's message."""
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts or next_ts(),
+        }
         if thread_ts is not None:
             message["thread_ts"] = thread_ts
+        if files is not None:
+            message["files"] = [dict(file) for file in files]
+            message["upload"] = True
         self._store(channel, message)
         return message
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        *,
+        mimetype: str,
+        filetype: str | None = None,
+        user: str = "U0001",
+        title: str | None = None,
+    ) -> dict[str, Any]:
+        """Store a file a user uploaded; returns its file object as Slack puts it in message
+        events and ``conversations.replies`` (``filetype`` defaults to the extension's)."""
+        if not self.file_host:
+            raise RuntimeError("file URLs need the fake's server: add files once it runs")
+        file_id = self._file_id()
+        self._contents[file_id] = bytes(content)
+        file = self._file_object(
+            file_id, name, title or name, mimetype, filetype, len(content), user
+        )
+        self._files[file_id] = file
+        return dict(file)
+
+    def file_content(self, file_id: str) -> tuple[dict[str, Any], bytes] | None:
+        """A finished file's object and bytes (None if no such file, or not completed yet)."""
+        file = self._files.get(file_id)
+        return None if file is None else (dict(file), self._contents[file_id])
+
+    def receive_upload(self, key: str, content: bytes) -> bool:
+        """Take the bytes posted to an upload URL; False when the URL is unknown or its
+        upload already completed. Until completion, posting again replaces the bytes."""
+        file_id = self._upload_keys.get(key)
+        upload = self._upload(file_id) if file_id is not None else None
+        if upload is None or upload["completed"]:
+            return False
+        upload["content"] = bytes(content)
+        return True
 
     def add_usergroup(self, usergroup: str, users: Iterable[str]) -> None:
         """Make ``usergroups.users.list`` answer ``users`` for ``usergroup``."""
@@ -346,6 +436,199 @@ class Workspace:
         if thread_ts and self.status(channel, thread_ts):
             change = {"status": "", "by": method, "at": self._clock(), "ts": message["ts"]}
             self._statuses[(channel, thread_ts)].append(change)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _file_id(self) -> str:
+        return f"F{next(self._ids):09d}"
+
+    def _file_object(
+        self,
+        file_id: str,
+        name: str,
+        title: str,
+        mimetype: str,
+        filetype: str | None,
+        size: int,
+        user: str,
+    ) -> dict[str, Any]:
+        """A file object with the fields Slack gives apps; URLs lead to :attr:`file_host`."""
+        extension = name.rpartition(".")[2].lower() if "." in name else ""
+        known = _FILETYPES.get(extension, ("binary", "Binary"))
+        if filetype is not None and filetype != known[0]:
+            pretty = (p for kind, p in _FILETYPES.values() if kind == filetype)
+            known = (filetype, next(pretty, filetype.upper()))
+        path = f"{self.file_host}/files-pri/{self.team_id}-{file_id}"
+        now = int(time.time())
+        return {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": title,
+            "mimetype": mimetype,
+            "filetype": known[0],
+            "pretty_type": known[1],
+            "user": user,
+            "user_team": self.team_id,
+            "editable": False,
+            "size": size,
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{path}/{quote(name)}",
+            "url_private_download": f"{path}/download/{quote(name)}",
+            "permalink": f"https://{TEAM_DOMAIN}.slack.com/files/{user}/{file_id}/{quote(name)}",
+        }
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params.get("file", ""))
+        file = self._files.get(file_id)
+        if file is None:
+            raise SlackApiErrorResponse("file_not_found")
+        return {
+            "ok": True,
+            "file": {**file, **self._shares(file_id)},
+            "comments": [],
+            "response_metadata": {"next_cursor": ""},
+        }
+
+    def _shares(self, file_id: str) -> dict[str, Any]:
+        """Where a file was shared, as ``files.info`` tells it: channel ids by kind, and each
+        share's message ``ts`` (and ``thread_ts`` for one in a thread), public or private."""
+        places: dict[str, list[str]] = {"channels": [], "groups": [], "ims": []}
+        shares: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for channel, messages in self._messages.items():
+            for message in messages.values():
+                if not any(f.get("id") == file_id for f in message.get("files", [])):
+                    continue
+                kind = {"C": "channels", "G": "groups", "D": "ims"}.get(channel[:1], "channels")
+                if channel not in places[kind]:
+                    places[kind].append(channel)
+                share: dict[str, Any] = {"ts": message["ts"]}
+                if message.get("thread_ts", message["ts"]) != message["ts"]:
+                    share["thread_ts"] = message["thread_ts"]
+                visibility = "public" if kind == "channels" else "private"
+                shares.setdefault(visibility, {}).setdefault(channel, []).append(share)
+        return {**places, "shares": shares, "is_public": bool(places["channels"])}
+
+    def _get_upload_url(self, params: dict[str, Any]) -> dict[str, Any]:
+        filename, length = params.get("filename"), params.get("length")
+        if not isinstance(filename, str) or not filename:
+            raise SlackApiErrorResponse("invalid_arguments")
+        try:
+            size = int(str(length))
+        except ValueError:
+            raise SlackApiErrorResponse("invalid_arguments") from None
+        if size < 1:
+            raise SlackApiErrorResponse("invalid_arguments")
+        file_id, key = self._file_id(), uuid.uuid4().hex
+        self._upload_keys[key] = file_id
+        upload_url = f"{self.file_host}/upload/v1/{key}"
+        self.uploads.append(
+            {
+                "file_id": file_id,
+                "filename": filename,
+                "length": size,
+                "alt_txt": params.get("alt_txt"),
+                "snippet_type": params.get("snippet_type"),
+                "upload_url": upload_url,
+                "content": None,
+                "completed": False,
+                "title": None,
+                "channel": None,
+                "channels": [],
+                "thread_ts": None,
+                "initial_comment": None,
+                "message_ts": None,
+            }
+        )
+        return {"ok": True, "upload_url": upload_url, "file_id": file_id}
+
+    def _upload(self, file_id: str) -> dict[str, Any] | None:
+        return next((u for u in self.uploads if u["file_id"] == file_id), None)
+
+    def _complete_upload(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Finish uploads (``files`` = ``[{"id", "title"?}]``, a JSON string or a list) and
+        share them when ``channel_id`` or ``channels`` says where. Everything is checked
+        before anything changes: an id that was never handed out, whose bytes never arrived,
+        or that was completed already is ``file_not_found`` (Slack's nearest documented
+        error); ``thread_ts`` with other than one channel is ``invalid_arguments``."""
+        entries = params.get("files")
+        if isinstance(entries, str):
+            try:
+                entries = json.loads(entries)
+            except ValueError:
+                raise SlackApiErrorResponse("invalid_arguments") from None
+        if (
+            not isinstance(entries, list)
+            or not entries
+            or not all(isinstance(e, dict) and isinstance(e.get("id"), str) for e in entries)
+        ):
+            raise SlackApiErrorResponse("invalid_arguments")
+        uploads = [self._upload(entry["id"]) for entry in entries]
+        ready = [u for u in uploads if u is not None and not u["completed"]]
+        if len(ready) != len(entries) :
+            raise SlackApiErrorResponse("file_not_found")
+        if params.get("channel_id"):
+            targets = [self._channel(params, "channel_id")]
+        else:
+            named = str(params.get("channels") or "")
+            targets = [self._channel({"channel": c}) for c in named.split(",") if c]
+        thread_ts = params.get("thread_ts") or None
+        if thread_ts is not None and len(targets) != 1:
+            raise SlackApiErrorResponse("invalid_arguments")
+        comment = params.get("initial_comment")
+        if comment is not None:
+            _check_content({"text": comment}, update=True)  # may be empty, not too long
+        files = []
+        for entry, upload in zip(entries, ready, strict=True):
+            title = entry.get("title") or upload["filename"]
+            file = self._uploaded_file(upload, str(title))
+            upload.update(
+                completed=True,
+                title=title,
+                channel=targets[0] if targets else None,
+                channels=list(targets),
+                thread_ts=thread_ts,
+                initial_comment=comment,
+            )
+            file["is_public"] = any(channel.startswith("C") for channel in targets)
+            files.append(file)
+        for channel in targets:
+            message = self._bot_message(str(comment or ""), thread_ts)
+            message["files"] = [dict(file) for file in files]
+            message["upload"] = True
+            self._store(channel, message)
+            self._clear_status(channel, message, "files.completeUploadExternal")
+            for upload in ready:
+                if upload["message_ts"] is None:
+                    upload["message_ts"] = message["ts"]
+        return {"ok": True, "files": [dict(file) for file in files]}
+
+    def _uploaded_file(self, upload: dict[str, Any], title: str) -> dict[str, Any]:
+        """Turn a finished upload into a file of the bot's: its bytes and file object."""
+        name, snippet = str(upload["filename"]), upload["snippet_type"]
+        content: bytes = upload["content"]
+        mimetype = "text/plain" if snippet else mimetypes.guess_type(name)[0]
+        file = self._file_object(
+            upload["file_id"],
+            name,
+            title,
+            mimetype or "application/octet-stream",
+            str(snippet) if snippet else None,
+            len(content),
+            self.bot_user_id,
+        )
+        if upload["alt_txt"]:
+            file["alt_txt"] = upload["alt_txt"]
+        self._files[file["id"]] = file
+        self._contents[file["id"]] = content
+        return file
 
     # -- other methods -----------------------------------------------------------------------
 

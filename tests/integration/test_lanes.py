@@ -31,7 +31,7 @@ async def test_each_method_has_its_own_window(redis_client: aioredis.Redis) -> N
     lanes = Lanes(redis_client, clock=SimClock())
     assert await _grants(lanes, "chat.update", "C1", 10) == 3
     assert await _grants(lanes, "chat.appendStream", "C1", 20) == 10  # a tenth of 100
-    assert await _grants(lanes, "chat.startStream", "C1", 10) == 3
+    assert await _grants(lanes, "chat.startStream", "C1", 20) == 10  # half, for crowds
     assert await _grants(lanes, "chat.update", "C1", 10) == 0
 
 
@@ -50,7 +50,7 @@ async def test_a_429_pauses_only_its_own_lane(redis_client: aioredis.Redis) -> N
     assert await lanes.acquire("chat.stopStream", "T1", "C1", "r1", final=True) > 0
     assert await lanes.acquire("chat.appendStream", "T1", "C1", "r1") == 0
     # The pause empties the bucket: the first token after it comes one refill later.
-    clock.now += 30 + 60 / (20 - 3) + 0.01
+    clock.now += 30 + 60 / (20 - 10) + 0.01
     assert await lanes.acquire("chat.stopStream", "T1", "C1", "r1", final=True) == 0
 
 
@@ -72,8 +72,8 @@ async def test_a_reply_that_will_not_wait_holds_no_one_back(redis_client: aiored
     goes to whoever asks next, not to a reply that went its own way."""
     clock = SimClock()
     lanes = Lanes(redis_client, clock=clock)
-    for n in range(3):
+    for n in range(10):
         assert await lanes.take("chat.startStream", "T1", "C1", f"r{n}", within=0.0)
     assert not await lanes.take("chat.startStream", "T1", "C1", "gave-up", within=0.0)
-    clock.now += 60 / (20 - 3) + 0.01  # one token refilled
+    clock.now += 60 / (20 - 10) + 0.01  # one token refilled
     assert await lanes.take("chat.startStream", "T1", "C1", "next", within=0.0)

@@ -285,7 +285,7 @@ def test_delivery_defaults_and_method_windows(monkeypatch: pytest.MonkeyPatch) -
     )
     assert settings.slack_delivery == "auto"
     assert settings.slack_thread_status is True
-    assert settings.slack_first_post_seconds == 2.0
+    assert settings.slack_first_post_seconds == 10.0
     assert settings.slack_rate_limits == {"chat.appendStream": 200}
 
 

@@ -17,11 +17,13 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from tests.fakes.slack_api import (
+    DEFAULT_SCOPES,
     FaultBody,
     RateLimit,
     SlackFake,
     app_mention_event,
     event_callback,
+    message_event,
     sign_request,
 )
 
@@ -789,3 +791,315 @@ async def test_stream_methods_have_slacks_rate_windows() -> None:
             "ratelimited",
             "60",
         )
+
+
+# -- scopes and files ---------------------------------------------------------------------
+
+
+async def _get(url: str, token: str | None = None) -> tuple[int, str, bytes]:
+    """GET a file URL as an app would (aiohttp): status, Content-Type, body."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    async with aiohttp.ClientSession() as session, session.get(url, headers=headers) as response:
+        return response.status, response.content_type, await response.read()
+
+
+async def test_auth_test_reports_the_tokens_scopes_in_a_header(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """auth.test (like every answer to a valid bot token) lists the token's scopes in
+    X-OAuth-Scopes; the default set is this bot's, files included; scopes= replaces it."""
+    answer = await client.auth_test()
+    granted = answer.headers["X-OAuth-Scopes"].split(",")
+    assert granted == list(DEFAULT_SCOPES)
+    assert {"chat:write", "files:read", "files:write", "users:read", "channels:history"} <= set(
+        granted
+    )
+    assert (await client.users_info(user="U1")).headers["X-Accepted-OAuth-Scopes"] == ("users:read")
+    async with SlackFake(bot_token=BOT, scopes=["chat:write", "files:read"]) as narrow:
+        answer = await AsyncWebClient(token=BOT, base_url=narrow.url).auth_test()
+        assert answer.headers["X-OAuth-Scopes"] == "chat:write,files:read"
+    with pytest.raises(SlackApiError) as refused:
+        await AsyncWebClient(token="xoxb-wrong", base_url=fake.url).auth_test()
+    assert "X-OAuth-Scopes" not in refused.value.response.headers
+
+
+async def test_a_missing_scope_is_refused_with_slacks_shape() -> None:
+    """Without files:write an upload stops at its first call, and without files:read or
+    users:read those lookups fail: missing_scope naming the needed and provided scopes.
+    Methods the token has a scope for still work; nothing was uploaded."""
+    async with SlackFake(bot_token=BOT, scopes=["chat:write", "channels:history"]) as fake:
+        client = AsyncWebClient(token=BOT, base_url=fake.url)
+        with pytest.raises(SlackApiError) as upload:
+            await client.files_upload_v2(channel="C1", content=b"x", filename="x.txt")
+        assert upload.value.response.data == {
+            "ok": False,
+            "error": "missing_scope",
+            "needed": "files:write",
+            "provided": "chat:write,channels:history",
+        }
+        with pytest.raises(SlackApiError) as info:
+            await client.files_info(file="F1")
+        assert (info.value.response["needed"], info.value.response["provided"]) == (
+            "files:read",
+            "chat:write,channels:history",
+        )
+        assert (await _error(client.users_info(user="U1")))[1] == "missing_scope"
+        with pytest.raises(SlackApiError) as dm:
+            await client.conversations_replies(channel="D1", ts="1.000001")
+        assert dm.value.response["needed"] == "im:history"
+        assert (await client.chat_postMessage(channel="C1", text="hi"))["ok"]
+        assert [c["method"] for c in fake.calls] == [
+            "files.getUploadURLExternal",
+            "files.info",
+            "users.info",
+            "conversations.replies",
+            "chat.postMessage",
+        ]
+        assert fake.uploads == []
+        fake.scopes = (*fake.scopes, "files:write")  # reinstalled with the scope
+        assert (await client.files_upload_v2(channel="C1", content=b"x", filename="x.txt"))["ok"]
+
+
+async def test_a_file_url_serves_bytes_only_with_a_token_that_reads_files(
+    fake: SlackFake,
+) -> None:
+    """With a valid bot token and files:read, url_private and url_private_download answer the
+    bytes and the file's type; without a token, with a wrong one, or without the scope Slack
+    answers 200 with its HTML sign-in page instead. Every GET is recorded."""
+    content = b"\x89PNG\r\n\x1a\n fake image"
+    file = fake.add_file("shot.png", content, mimetype="image/png")
+    assert file["id"].startswith("F")
+    assert (file["name"], file["title"], file["mimetype"], file["filetype"]) == (
+        "shot.png",
+        "shot.png",
+        "image/png",
+        "png",
+    )
+    assert (file["size"], file["user"], file["mode"]) == (len(content), "U0001", "hosted")
+    prefix = f"http://127.0.0.1:{fake.port}/files-pri/{fake.team_id}-{file['id']}"
+    assert file["url_private"] == f"{prefix}/shot.png"
+    assert file["url_private_download"] == f"{prefix}/download/shot.png"
+    assert await _get(file["url_private"], BOT) == (200, "image/png", content)
+    assert await _get(file["url_private_download"], BOT) == (200, "image/png", content)
+    for token in (None, "xoxb-wrong", APP):
+        status, kind, body = await _get(file["url_private"], token)
+        assert (status, kind) == (200, "text/html")
+        assert b"Sign in" in body
+        assert content not in body
+    async with SlackFake(bot_token=BOT, scopes=["chat:write"]) as unscoped:
+        other = unscoped.add_file("a.txt", b"secret", mimetype="text/plain")
+        assert (await _get(other["url_private"], BOT))[1:] != ("text/plain", b"secret")
+        assert unscoped.downloads[0]["error"] == "missing_scope"
+    missing = file["url_private"].replace(file["id"], "F999999999")
+    assert (await _get(missing, BOT))[0] == 404
+    assert [(d["file_id"], d["download"], d["authorized"], d["error"]) for d in fake.downloads] == [
+        (file["id"], False, True, None),
+        (file["id"], True, True, None),
+        (file["id"], False, False, "not_authed"),
+        (file["id"], False, False, "invalid_auth"),
+        (file["id"], False, False, "not_allowed_token_type"),
+        ("F999999999", False, False, "file_not_found"),
+    ]
+
+
+async def test_files_in_seeded_messages_events_and_replies(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """A seeded message carries its files into conversations.replies, and their URLs lead to
+    the bytes; events carry files too; files.info tells the file and where it was shared."""
+    log = fake.add_file("build.log", b"FAILED: test_x\n", mimetype="text/plain")
+    assert (log["filetype"], log["pretty_type"]) == ("text", "Plain Text")
+    parent = fake.add_message("C1", "<@U0BOT0001> why?", user="U0001", files=[log])
+    fake.add_message("C1", "and this", user="U0001", thread_ts=parent["ts"])
+    thread = (await client.conversations_replies(channel="C1", ts=parent["ts"]))["messages"]
+    assert [m.get("files", []) for m in thread] == [[log], []]
+    shown = thread[0]["files"][0]
+    assert (await _get(shown["url_private_download"], BOT))[2] == b"FAILED: test_x\n"
+    mention = app_mention_event("<@U0BOT0001> why?", user="U0001", channel="C1", files=[log])
+    assert mention["files"] == [log]
+    assert "subtype" not in mention
+    assert "files" not in app_mention_event("hi", user="U0001", channel="C1")
+    posted = message_event("", user="U0001", channel="C1", files=[log])
+    assert (posted["subtype"], posted["files"]) == ("file_share", [log])
+    assert "subtype" not in message_event("hi", user="U0001", channel="C1")
+    info = (await client.files_info(file=log["id"]))["file"]
+    assert (info["id"], info["size"], info["channels"], info["is_public"]) == (
+        log["id"],
+        15,
+        ["C1"],
+        True,
+    )
+    assert info["shares"] == {"public": {"C1": [{"ts": parent["ts"]}]}}
+    assert (await _error(client.files_info(file="F404")))[1] == "file_not_found"
+
+
+async def test_files_upload_v2_shares_the_file_into_a_thread(
+    fake: SlackFake, client: AsyncWebClient
+) -> None:
+    """slack-sdk's files_upload_v2 (get an upload URL, post the bytes, complete) posts a bot
+    reply in the thread carrying the file, with the comment as its text; the file's URL
+    serves exactly the uploaded bytes; the reply clears the thread's status."""
+    parent = fake.add_message("C1", "<@U0BOT0001> send the diff", user="U0001")
+    await client.assistant_threads_setStatus(
+        channel_id="C1", thread_ts=parent["ts"], status="is working…"
+    )
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+new ✓\n"
+    answer = await client.files_upload_v2(
+        channel="C1",
+        thread_ts=parent["ts"],
+        content=diff,
+        filename="change.diff",
+        title="The change",
+        initial_comment="Here is the diff.",
+    )
+    file = answer["file"]
+    assert (file["name"], file["title"], file["user"], file["size"]) == (
+        "change.diff",
+        "The change",
+        fake.bot_user_id,
+        len(diff.encode()),
+    )
+    assert [c["method"] for c in fake.calls[1:]] == [
+        "files.getUploadURLExternal",
+        "files.completeUploadExternal",
+    ]
+    assert fake.calls[1]["params"]["length"] == str(len(diff.encode()))
+    _, reply = fake.messages("C1", thread_ts=parent["ts"])
+    assert (reply["user"], reply["bot_id"], reply["text"], reply["thread_ts"]) == (
+        fake.bot_user_id,
+        fake.bot_id,
+        "Here is the diff.",
+        parent["ts"],
+    )
+    assert [f["id"] for f in reply["files"]] == [file["id"]]
+    assert await _get(reply["files"][0]["url_private"], BOT) == (
+        200,
+        file["mimetype"],
+        diff.encode(),
+    )
+    thread = (await client.conversations_replies(channel="C1", ts=parent["ts"]))["messages"]
+    assert thread[1]["files"][0]["id"] == file["id"]
+    assert fake.status("C1", parent["ts"]) == ""
+    assert fake.status_history("C1", parent["ts"])[-1]["by"] == "files.completeUploadExternal"
+    (upload,) = fake.uploads
+    assert {
+        k: upload[k]
+        for k in (
+            "file_id",
+            "filename",
+            "title",
+            "content",
+            "channel",
+            "thread_ts",
+            "initial_comment",
+            "completed",
+            "message_ts",
+        )
+    } == {
+        "file_id": file["id"],
+        "filename": "change.diff",
+        "title": "The change",
+        "content": diff.encode(),
+        "channel": "C1",
+        "thread_ts": parent["ts"],
+        "initial_comment": "Here is the diff.",
+        "completed": True,
+        "message_ts": reply["ts"],
+    }
+    shares = (await client.files_info(file=file["id"]))["file"]["shares"]
+    assert shares == {"public": {"C1": [{"ts": reply["ts"], "thread_ts": parent["ts"]}]}}
+
+
+async def test_upload_steps_fail_like_slack(fake: SlackFake, client: AsyncWebClient) -> None:
+    """A length that is not a positive integer or no filename is invalid_arguments; completing
+    an id never handed out, one whose bytes never arrived, or one already completed is
+    file_not_found; thread_ts needs one channel; a multipart post is accepted too, and a
+    failed completion changes nothing, so it can be retried."""
+    get_url = client.files_getUploadURLExternal
+    for length in (0, -3):
+        assert (await _error(get_url(filename="a.txt", length=length)))[1] == "invalid_arguments"
+    assert (await _error(client.api_call("files.getUploadURLExternal", params={"length": 3})))[
+        1
+    ] == "invalid_arguments"
+    assert (
+        await _error(
+            client.api_call(
+                "files.getUploadURLExternal", params={"filename": "a.txt", "length": "x"}
+            )
+        )
+    )[1] == "invalid_arguments"
+    complete = client.files_completeUploadExternal
+    assert (await _error(complete(files=[{"id": "F404"}], channel_id="C1")))[1] == (
+        "file_not_found"
+    )
+    ticket = await get_url(filename="notes.txt", length=5)
+    assert ticket["upload_url"].startswith(f"http://127.0.0.1:{fake.port}/upload/v1/")
+    assert (await _error(complete(files=[{"id": ticket["file_id"]}], channel_id="C1")))[1] == (
+        "file_not_found"  # nothing was posted to the upload URL
+    )
+    form = aiohttp.FormData()
+    form.add_field("filename", "notes.txt")  # a plain field before the file's part
+    form.add_field("file", b"hello", filename="notes.txt")
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(ticket["upload_url"], data=form) as posted,
+    ):
+        assert (posted.status, await posted.text()) == (200, "OK - 5")
+    assert (
+        await _error(
+            complete(files=[{"id": ticket["file_id"]}], channels=["C1", "C2"], thread_ts="1.0")
+        )
+    )[1] == "invalid_arguments"
+    assert (await _error(complete(files=[{"id": ticket["file_id"]}], channel_id="bad")))[1] == (
+        "channel_not_found"
+    )
+    assert fake.messages("C1") == []
+    assert (await _error(client.files_info(file=ticket["file_id"])))[1] == "file_not_found"
+    done = await complete(files=[{"id": ticket["file_id"]}], channels=["C1", "G1"])
+    assert [(f["id"], f["title"], f["filetype"]) for f in done["files"]] == [
+        (ticket["file_id"], "notes.txt", "text")
+    ]
+    assert [m["files"][0]["id"] for m in fake.messages("C1") + fake.messages("G1")] == [
+        ticket["file_id"]
+    ] * 2
+    assert (await _error(complete(files=[{"id": ticket["file_id"]}])))[1] == "file_not_found"
+    async with aiohttp.ClientSession() as session, session.post(ticket["upload_url"]) as late:
+        assert late.status == 404  # a completed upload's URL takes nothing more
+    assert fake.uploads[0]["content"] == b"hello"
+    unshared = await get_url(filename="quiet.bin", length=1)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(unshared["upload_url"], data=b"\x00") as posted,
+    ):
+        assert await posted.text() == "OK - 1"
+    as_json = {"files": [{"id": unshared["file_id"]}]}  # a JSON body's list, not a string
+    assert (await client.api_call("files.completeUploadExternal", json=as_json))["ok"]
+    assert fake.uploads[1]["channel"] is None
+    assert (await client.files_info(file=unshared["file_id"]))["file"]["channels"] == []
+
+
+async def test_files_and_thread_reads_have_slacks_rate_windows() -> None:
+    """conversations.replies allows 50 a minute (Tier 3), then 429; the upload methods and
+    users.info and files.info are Tier 4 (100 a minute)."""
+    clock = StepClock()
+    async with SlackFake(clock=clock) as fake:
+        client = AsyncWebClient(token="xoxb-any", base_url=fake.url)
+        parent = fake.add_message("C1", "question", user="U0001")
+        for _ in range(50):
+            await client.conversations_replies(channel="C1", ts=parent["ts"])
+        assert await _error(client.conversations_replies(channel="C1", ts=parent["ts"])) == (
+            429,
+            "ratelimited",
+            "2",
+        )
+        assert {
+            method: (limit.per_minute, limit.burst, limit.scope)
+            for method, limit in fake.limiter.limits.items()
+            if method.startswith(("files.", "users.", "conversations."))
+        } == {
+            "conversations.replies": (50, 50, "workspace"),
+            "users.info": (100, 100, "workspace"),
+            "files.info": (100, 100, "workspace"),
+            "files.getUploadURLExternal": (100, 100, "workspace"),
+            "files.completeUploadExternal": (100, 100, "workspace"),
+        }
