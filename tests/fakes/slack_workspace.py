@@ -572,7 +572,7 @@ class Workspace:
             raise SlackApiErrorResponse("invalid_arguments")
         uploads = [self._upload(entry["id"]) for entry in entries]
         ready = [u for u in uploads if u is not None and not u["completed"]]
-        if len(ready) != len(entries) :
+        if len(ready) != len(entries) or any(u["content"] is None for u in ready):
             raise SlackApiErrorResponse("file_not_found")
         if params.get("channel_id"):
             targets = [self._channel(params, "channel_id")]
