@@ -208,7 +208,7 @@ class ReplyStream:
         self._plan_title: str | None = None
         self._status_works = self.show_status and self.lanes is not None
         self._shown: list[str | None] = [None] * len(self._messages)
-        if self.placeholder is not None:
+        if self.placeholder is not None and self._messages:
             # Known from the start: an item starting before any text (Codex's own
             # `userMessage` item comes first) would otherwise re-send the placeholder,
             # spending a Tier 3 token and, through the fair share, delaying the first edit.
