@@ -10,6 +10,7 @@ never echo its value. Secrets are :class:`pydantic.SecretStr` and stay masked in
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Collection, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
@@ -162,6 +163,14 @@ class Settings(BaseSettings):
     ``{"C123": {"cwd": "/repos/frontend", "sandbox": "workspace-write", "effort": "high"}}``.
     With the stdio app-server (no CODEX_URL) each ``cwd`` must exist at start."""
 
+    files_dir: Path = Field(default_factory=lambda: Path(tempfile.gettempdir()) / "codex-slack")
+    """FILES_DIR: where files attached in Slack are saved for Codex (a directory per thread);
+    the app-server must be able to read it (with CODEX_URL, a volume both pods share)."""
+    file_max_bytes: int = Field(default=10 * 1024 * 1024, ge=0)
+    """FILE_MAX_BYTES: the largest attached file handed to Codex (larger ones are named in
+    the thread as left out)."""
+    file_max_count: int = Field(default=10, ge=0)
+    """FILE_MAX_COUNT: how many files one turn takes; 0 turns attachments off."""
     thread_context_chars: int = Field(default=8000, ge=0)
     """THREAD_CONTEXT_CHARS: how much of the Slack thread a turn's input may carry (the
     messages Codex has not seen, newest kept); 0 sends the mention alone."""

@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render, slack_errors
+from bot.mentions import slack_file
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class ContextMessage:
     author: str
     text: str
     files: tuple[str, ...] = ()
+    attachments: tuple[dict[str, str | int], ...] = ()
+    """The files themselves (see :func:`bot.mentions.slack_file`), for Codex to read."""
 
     def render(self) -> str:
         when = datetime.fromtimestamp(float(self.ts), tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -120,9 +123,12 @@ class ThreadContext:
         """Note that the thread's messages up to ``mention_ts`` reached Codex."""
         await self.redis.set(self._key(team, channel, thread_ts), mention_ts, ex=_MARK_TTL_SECONDS)
 
-    async def block(self, team: str, channel: str, thread_ts: str, mention_ts: str) -> str:
-        """The context block for a turn ("" when there is nothing new); Slack failures leave
-        it out (the turn runs on the mention alone) rather than hold the turn up."""
+    async def block(
+        self, team: str, channel: str, thread_ts: str, mention_ts: str
+    ) -> tuple[str, list[dict[str, str | int]]]:
+        """The context block for a turn ("" when there is nothing new) and the files of its
+        messages; Slack failures leave it out (the turn runs on the mention alone) rather
+        than hold the turn up."""
         try:
             messages = await self.unseen(team, channel, thread_ts, mention_ts)
         except slack_errors.FAILURES as exc:
@@ -130,8 +136,9 @@ class ThreadContext:
                 "could not read the thread for context: %s",
                 slack_errors.error_code(exc) or type(exc).__name__,
             )
-            return ""
-        return compose(messages, self.max_chars)
+            return "", []
+        files = [f for m in messages for f in m.attachments]
+        return compose(messages, self.max_chars), files
 
     # -- internals --
 
@@ -167,16 +174,15 @@ class ThreadContext:
         ids = {m.group(1) for m in _USER_ID.finditer(text)}
         author_id = str(message.get("user", ""))
         names = {user: await self._name(user) for user in ids | {author_id} if user}
-        files = tuple(
-            str(f.get("name") or f.get("title") or "file")
-            for f in message.get("files") or []
-            if isinstance(f, Mapping)
+        attachments = tuple(
+            slack_file(f) for f in message.get("files") or [] if isinstance(f, dict)
         )
         return ContextMessage(
             ts=str(message.get("ts", "0")),
             author=names.get(author_id, author_id or "someone"),
             text=render.clean_mention(text, self.bot_user_id, names=names),
-            files=files,
+            files=tuple(str(f["name"]) for f in attachments),
+            attachments=attachments,
         )
 
     async def _name(self, user: str) -> str:

@@ -9,7 +9,7 @@ says who asked, and a replica taking a thread over can tell whether a turn was a
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot import render
@@ -52,6 +52,8 @@ class Mention:
     ts: str
     user: str
     text: str
+    files: list[dict[str, str | int]] = field(default_factory=list)
+    """Files attached to the mention: id, name, mimetype, size and the download URL."""
 
     @property
     def thread(self) -> SlackThread:
@@ -68,7 +70,7 @@ class Mention:
 def parse_mention(event: dict[str, Any], *, team: str, bot_user_id: str) -> Mention | None:
     """The mention in an ``app_mention`` or ``message`` event; None for an event that is not
     a person mentioning the bot. Raises KeyError/TypeError/ValueError on a malformed event."""
-    if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast"):
+    if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast", "file_share"):
         return None
     text = str(event["text"])
     if event.get("type") == "message" and f"<@{bot_user_id}>" not in text:
@@ -81,7 +83,20 @@ def parse_mention(event: dict[str, Any], *, team: str, bot_user_id: str) -> Ment
         ts=ts,
         user=str(event["user"]),
         text=render.clean_mention(text, bot_user_id),
+        files=[slack_file(f) for f in event.get("files") or [] if isinstance(f, dict)],
     )
+
+
+def slack_file(raw: dict[str, Any]) -> dict[str, str | int]:
+    """What the bot keeps of a file in a Slack message (never its content)."""
+    size = raw.get("size")
+    return {
+        "id": str(raw.get("id", "")),
+        "name": str(raw.get("name") or raw.get("title") or "file"),
+        "mimetype": str(raw.get("mimetype") or ""),
+        "size": size if isinstance(size, int) else 0,
+        "url": str(raw.get("url_private_download") or raw.get("url_private") or ""),
+    }
 
 
 def client_message_id(mention: Mention) -> str:

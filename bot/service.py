@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.access import Access
 from bot.app import build_web_app, register_listeners
 from bot.approvals import Approvals
+from bot.attachments import Attachments, FileLimits
 from bot.bridge import Bridge, new_replica_id
 from bot.commands import Commands
 from bot.config import Settings
@@ -235,6 +236,16 @@ class Service:
                 max_chars=self.settings.thread_context_chars,
             )
             if self.settings.thread_context_chars
+            else None,
+            attachments=Attachments(
+                token=self.settings.slack_bot_token.get_secret_value(),
+                root=self.settings.files_dir,
+                limits=FileLimits(
+                    max_bytes=self.settings.file_max_bytes,
+                    max_files=self.settings.file_max_count,
+                ),
+            )
+            if self.settings.file_max_count
             else None,
         )
         self.bridge = Bridge(

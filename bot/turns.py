@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from bot import render, slack_errors
+from bot.attachments import Attachments, Fetched
 from bot.config import Settings
 from bot.context import ThreadContext
 from bot.lanes import Lanes
@@ -72,6 +73,7 @@ class TurnRunner:
         observer: TurnObserver | None = None,
         lanes: Lanes | None = None,
         context: ThreadContext | None = None,
+        attachments: Attachments | None = None,
     ) -> None:
         self.settings = settings
         self.pool = pool
@@ -83,6 +85,7 @@ class TurnRunner:
         self.observer = observer
         self.lanes = lanes
         self.context = context
+        self.attachments = attachments
         self.native_gate = NativeGate()
         self.limits = StreamLimits(
             final_retry_seconds=settings.slack_retry_seconds,
@@ -261,15 +264,34 @@ class TurnRunner:
         return turn if recorded else None
 
     async def _input_of(self, mention: Mention) -> str | list[dict[str, str]]:
-        """The turn's input: what the thread said that Codex has not seen, then the mention."""
-        if self.context is None:
+        """The turn's input: what the thread said that Codex has not seen, the mention, and
+        the files attached to either (a line in the thread for each file left out)."""
+        context, files = "", list(mention.files)
+        if self.context is not None:
+            context, context_files = await self.context.block(
+                mention.team, mention.channel, mention.thread_ts, mention.ts
+            )
+            files = context_files + files
+        fetched = Fetched()
+        if self.attachments is not None and files:
+            fetched = await self.attachments.fetch(mention.thread.key, files)
+            if fetched.problems:
+                await self._tell_thread(mention.thread, "\n".join(fetched.problems))
+        if not context and not fetched.images and not fetched.texts:
             return mention.text
-        context = await self.context.block(
-            mention.team, mention.channel, mention.thread_ts, mention.ts
-        )
-        if not context:
-            return mention.text
-        return [{"type": "text", "text": f"{context}\n\n"}, {"type": "text", "text": mention.text}]
+        items = [{"type": "text", "text": f"{context}\n\n"}] if context else []
+        items.append({"type": "text", "text": mention.text})
+        if listing := fetched.prompt_lines():
+            items.append({"type": "text", "text": f"\n\n{listing}"})
+        items += [{"type": "localImage", "path": path} for path in fetched.images]
+        return items
+
+    async def _tell_thread(self, thread: SlackThread, text: str) -> None:
+        """A plain line in the thread (a notice, not part of the reply)."""
+        with contextlib.suppress(*slack_errors.FAILURES):
+            await self.slack.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text
+            )
 
     async def _codex_thread(self, mention: Mention) -> ThreadHandle:
         thread = mention.thread

@@ -118,8 +118,10 @@ class SlackRequests:
         event_id: str | None = None,
         retry_num: int | None = None,
         ts: str | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Deliver an ``app_mention`` of the bot; returns the event as sent."""
+        """Deliver an ``app_mention`` of the bot (with ``files`` attached, as Slack puts
+        them in the event); returns the event as sent."""
         ts = ts or self.slack.next_ts()
         event: dict[str, Any] = {
             "type": "app_mention",
@@ -131,6 +133,8 @@ class SlackRequests:
         }
         if thread_ts is not None:
             event["thread_ts"] = thread_ts
+        if files:
+            event["files"] = files
         payload = {
             "token": "legacy-verification-token",
             "team_id": TEAM,
