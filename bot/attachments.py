@@ -12,6 +12,7 @@ rest.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -89,7 +90,7 @@ class Attachments:
         if not files:
             return fetched
         directory = self.root / _UNSAFE.sub("-", area)
-        directory.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
         async with aiohttp.ClientSession(timeout=self._timeout) as session:
             for index, file in enumerate(files):
                 name = str(file.get("name") or "file")
@@ -139,7 +140,7 @@ class Attachments:
         path = (
             directory / f"{_UNSAFE.sub('-', str(file.get('id') or 'F'))}-{_UNSAFE.sub('-', name)}"
         )
-        path.write_bytes(body)
+        await asyncio.to_thread(path.write_bytes, body)  # up to FILE_MAX_BYTES: not on the loop
         if kind == "image":
             fetched.images.append(str(path))
         else:

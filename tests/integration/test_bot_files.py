@@ -6,6 +6,7 @@ sent the model), the Slack fake serving the files to the bot token (``files:read
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import zlib
 from pathlib import Path
@@ -77,7 +78,7 @@ async def test_a_text_file_is_saved_and_named_in_the_prompt(
     assert "Files attached in Slack" in text
     line = next(line for line in text.splitlines() if line.startswith("- build.log: "))
     saved = Path(line.removeprefix("- build.log: "))
-    assert saved.read_bytes() == log
+    assert await asyncio.to_thread(saved.read_bytes) == log
     assert tmp_path / "slack-files" in saved.parents
 
 
