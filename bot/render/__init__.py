@@ -42,6 +42,7 @@ from bot.render.questions import (
     question_modal,
     question_outcome,
     question_text,
+    request_refused,
 )
 from bot.render.recaps import (
     ACTION_RECAP_OLDER,
@@ -117,6 +118,7 @@ __all__ = [
     "recap_blocks",
     "recap_turn",
     "reply_blocks",
+    "request_refused",
     "split_message",
     "status_line",
     "to_mrkdwn",

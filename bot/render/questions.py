@@ -198,3 +198,37 @@ def question_outcome(
 def question_expired(why: str | None = None) -> str:
     """The line that replaces a question's buttons when nobody answered in time."""
     return f"⌛ This question expired{f': {why}' if why else ''}. Codex went on without an answer."
+
+
+def request_refused(method: str, params: Mapping[str, Any]) -> str | None:
+    """The thread's line about a request from Codex the bot cannot put to anyone in Slack
+    and refused; None for requests that expect no person (a tool call, the time…)."""
+    if method == "mcpServer/elicitation/request":
+        server = escape(short(str(params.get("serverName") or "an MCP server"), 80))
+        message = str(params.get("message") or "").strip()
+        asked = f" (“{escape(short(message, 300))}”)" if message else ""
+        return (
+            f"🚫 The MCP server `{server}` asked for input{asked}, which can't be given "
+            "from Slack: declined, and Codex went on without it."
+        )
+    if method == "item/tool/requestUserInput":
+        return "❓ Codex asked a question the bot couldn't show here; it went on without an answer."
+    if method == "item/permissions/requestApproval":
+        return "🚫 Codex asked for extra permissions, which can't be granted from Slack: refused."
+    if method in _NO_PERSON:
+        return None
+    shown = escape(short(method, 80))
+    return f"🚫 Codex asked for something the bot can't show in Slack (`{shown}`): refused."
+
+
+_NO_PERSON: Final = frozenset(
+    {
+        "item/tool/call",
+        "currentTime/read",
+        "account/chatgptAuthTokens/refresh",
+        "attestation/generate",
+        "item/commandExecution/requestApproval",
+        "item/fileChange/requestApproval",
+    }
+)
+"""Requests answered without asking anyone in the thread (or asked by an approval prompt)."""
