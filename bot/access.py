@@ -33,7 +33,7 @@ _VERBS: Final[dict[Action, str]] = {
     "steer": "steer Codex turns",
     "recap": "ask for recaps",
     "stop": "stop Codex turns",
-    "approve": "answer Codex's approval requests",
+    "approve": "answer Codex's approval requests and questions",
 }
 
 

@@ -81,6 +81,20 @@ def register_listeners(
     app.action(render.ACTION_RECAP_SHARE)(ack_then(commands.recap_share_clicked))
     approvals = "|".join(map(re.escape, render.ACTION_APPROVAL))
     app.action(re.compile(f"^(?:{approvals})$"))(ack_then(commands.approval_clicked))
+    questions = "|".join(map(re.escape, render.ACTION_QUESTION))
+    app.action(re.compile(f"^(?:{questions})$"))(ack_then(commands.question_clicked))
+    app.action(render.ACTION_QUESTION_MODAL)(ack_then(commands.question_modal_clicked))
+
+    async def on_question_answered(ack: Ack, body: dict[str, Any]) -> None:
+        # Missing answers are shown on the modal itself, which then stays open.
+        errors = commands.question_view_errors(body)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        tasks.spawn(commands.question_submitted(body))
+
+    app.view(render.QUESTION_MODAL)(on_question_answered)
     app.shortcut("steer_codex")(ack_then(commands.steer_shortcut))
     app.shortcut("recap_thread")(ack_then(commands.recap_shortcut))
     app.view("steer_codex_modal")(ack_then(commands.steer_submitted))

@@ -18,9 +18,17 @@ The holder marks the approval expired, and says so on the message, when the conn
 the request drops (the client cancels the handler: the answer could no longer be delivered),
 when the turn ends before an answer (stopped, say), or after :data:`~bot.store.APPROVAL_TTL`.
 
+A question from Codex (``item/tool/requestUserInput``, the model's ``request_user_input``
+tool; see :mod:`bot.questions`) goes the same way: the prompt shows the questions with a
+button per option and, for an answer in one's own words or several questions, a modal; the
+answer recorded is the JSON of Codex's ``answers``, and the message then shows who answered
+what. An expired question is answered with no answers, and Codex goes on without them.
+
 Every other server request is answered at once with a refusal of the shape it expects (no
-permissions granted, no answers, elicitation declined…) so a turn never stalls waiting for
-input Slack cannot give; the few that have no refusal shape get a JSON-RPC error.
+permissions granted, elicitation declined…) so a turn never stalls waiting for input Slack
+cannot give; the few that have no refusal shape get a JSON-RPC error. When the refused
+request wanted a person (an MCP server's form, a permissions request, an unknown method),
+the thread is told so in a line of its own.
 """
 
 from __future__ import annotations
@@ -49,7 +57,15 @@ from tenacity import (
 from bot import render
 from bot.access import Access
 from bot.config import Settings
-from bot.store import APPROVAL_TTL, ApprovalDecision, ApprovalRecord, Store
+from bot.questions import USER_INPUT, button_answer, parse_questions, restored, stored, view_answers
+from bot.store import (
+    APPROVAL_TTL,
+    ApprovalDecision,
+    ApprovalRecord,
+    ApprovalState,
+    Store,
+    ThreadRecord,
+)
 from bot.tasks import BackgroundTasks
 from codex_client import (
     ApprovalRequest,
@@ -61,7 +77,14 @@ from codex_client import (
     TurnEvent,
 )
 
-__all__ = ["COMMAND_APPROVAL", "EXPIRED", "FILE_CHANGE_APPROVAL", "Approvals", "refusal"]
+__all__ = [
+    "COMMAND_APPROVAL",
+    "EXPIRED",
+    "FILE_CHANGE_APPROVAL",
+    "USER_INPUT",
+    "Approvals",
+    "refusal",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,14 +148,18 @@ def offered_decisions(request: ApprovalRequest) -> list[Any]:
     return offered[: render.APPROVAL_BUTTONS]
 
 
+Prompt = render.ApprovalPrompt | render.QuestionPrompt
+"""What a pending request's message shows: an approval or Codex's questions."""
+
+
 @dataclass
 class _Waiter:
-    """One approval the holder waits on, and what its message shows."""
+    """One request the holder waits on, and what its message shows."""
 
     thread_id: str
     turn_id: str
     future: asyncio.Future[ApprovalDecision]
-    prompt: render.ApprovalPrompt
+    prompt: Prompt
     decisions: list[Any]
     channel: str
     message_ts: str | None = None
@@ -141,7 +168,8 @@ class _Waiter:
 
 
 class Approvals:
-    """Posts approval prompts and answers Codex with the decision a permitted user picks."""
+    """Posts approval prompts and Codex's questions, and answers Codex with what a
+    permitted user picks."""
 
     def __init__(
         self,
@@ -167,9 +195,10 @@ class Approvals:
 
     async def handle(self, request: ApprovalRequest) -> dict[str, Any]:
         """Answer one server->client request (the pool's approval handler)."""
+        if request.method == USER_INPUT:
+            return await self._question(request)
         if request.method not in (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL):
-            log.info("refused a %s request from Codex", request.method)
-            return refusal(request.method)
+            return self._refuse(request)
         details = request.details
         if not isinstance(details, CommandExecutionApproval | FileChangeApproval):
             return {"decision": "decline"}  # params that do not fit: no ids to ask about
@@ -179,6 +208,26 @@ class Approvals:
             # Nobody can be asked, so the safe answer is no; the turn goes on without it.
             log.error("could not ask for an approval (%s); declined", type(exc).__name__)
             return {"decision": "decline"}
+
+    def _refuse(self, request: ApprovalRequest) -> dict[str, Any]:
+        """Refuse a request nobody can be asked in Slack; the thread is told when it wanted
+        a person. Raises :class:`UnsupportedRequest` for a method with no refusal shape."""
+        log.info("refused a %s request from Codex", request.method)
+        line = render.request_refused(request.method, request.params)
+        if line is not None and request.thread_id is not None:
+            self.tasks.spawn(self._tell_thread(request.thread_id, line))
+        return refusal(request.method)
+
+    async def _tell_thread(self, thread_id: str, text: str) -> None:
+        """Post ``text`` in the Slack thread of Codex thread ``thread_id``, if it has one."""
+        try:
+            record = await self.store.thread_for_codex(thread_id)
+            if record is not None:
+                await self.slack.chat_postMessage(
+                    channel=record.channel, thread_ts=record.thread_ts, text=text
+                )
+        except (redis.exceptions.RedisError, SlackApiError) as exc:
+            log.warning("could not tell a thread about a refused request: %s", type(exc).__name__)
 
     def observe(self, event: TurnEvent) -> None:
         """See a turn's events (hooked into the bridge): file-change items, turn ends."""
@@ -197,6 +246,11 @@ class Approvals:
         async with self._item_seen:
             self._item_seen.notify_all()
 
+    async def _started_by(self, record: ThreadRecord, thread_id: str, turn_id: str) -> str:
+        """Who started turn ``turn_id``: the running turn's user, else the thread's starter."""
+        active = await self.store.get_active_turn(thread_id)
+        return active.user if active and active.turn_id == turn_id else record.started_by
+
     async def _ask(
         self, request: ApprovalRequest, details: CommandExecutionApproval | FileChangeApproval
     ) -> dict[str, Any]:
@@ -205,12 +259,55 @@ class Approvals:
         if record is None:
             log.warning("declined an approval for a Codex thread with no Slack thread")
             return {"decision": "decline"}
-        active = await self.store.get_active_turn(thread_id)
-        started_by = active.user if active and active.turn_id == turn_id else record.started_by
+        started_by = await self._started_by(record, thread_id, turn_id)
         prompt = await self._prompt(details, started_by)
-        decisions = offered_decisions(request)
-        approval_id = secrets.token_urlsafe(9)
-        waiter = _Waiter(
+        waiter = self._waiter(thread_id, turn_id, prompt, offered_decisions(request), record)
+        approval_id, decision = await self._post_and_wait(request, record, waiter)
+        if decision.decision == EXPIRED:
+            self.tasks.spawn(self._show(approval_id, waiter, self._expired(waiter)))
+            return {"decision": "decline"}  # Codex no longer waits for it; no is the safe answer
+        value = json.loads(decision.decision)
+        outcome = render.approval_outcome(value, user=decision.user)
+        self.tasks.spawn(self._show(approval_id, waiter, outcome))
+        return {"decision": value}
+
+    async def _question(self, request: ApprovalRequest) -> dict[str, Any]:
+        """Put Codex's questions to the turn's starter; the answers, or none once expired."""
+        questions = parse_questions(request.params)
+        thread_id, turn_id = request.thread_id, request.turn_id
+        if questions is None or thread_id is None or turn_id is None:
+            return self._refuse(request)
+        try:
+            record = await self.store.thread_for_codex(thread_id)
+            if record is None:
+                log.warning("no answers to questions from a Codex thread with no Slack thread")
+                return {"answers": {}}
+            started_by = await self._started_by(record, thread_id, turn_id)
+            prompt = render.QuestionPrompt(started_by=started_by, questions=questions)
+            waiter = self._waiter(thread_id, turn_id, prompt, stored(questions), record)
+            approval_id, decision = await self._post_and_wait(request, record, waiter)
+        except (redis.exceptions.RedisError, SlackApiError) as exc:
+            # Nobody can be asked: Codex goes on with its own judgment.
+            log.error("could not ask Codex's question (%s); no answers", type(exc).__name__)
+            return {"answers": {}}
+        if decision.decision == EXPIRED:
+            self.tasks.spawn(self._show(approval_id, waiter, self._expired(waiter)))
+            return {"answers": {}}
+        answers = json.loads(decision.decision)
+        shown = {key: value.get("answers", []) for key, value in answers.items()}
+        outcome = render.question_outcome(prompt, shown, user=decision.user)
+        self.tasks.spawn(self._show(approval_id, waiter, outcome))
+        return {"answers": answers}
+
+    def _waiter(
+        self,
+        thread_id: str,
+        turn_id: str,
+        prompt: Prompt,
+        decisions: list[Any],
+        record: ThreadRecord,
+    ) -> _Waiter:
+        return _Waiter(
             thread_id=thread_id,
             turn_id=turn_id,
             future=asyncio.get_running_loop().create_future(),
@@ -218,29 +315,33 @@ class Approvals:
             decisions=decisions,
             channel=record.channel,
         )
+
+    async def _post_and_wait(
+        self, request: ApprovalRequest, record: ThreadRecord, waiter: _Waiter
+    ) -> tuple[str, ApprovalDecision]:
+        """Store and post the prompt, then wait for its answer (or its expiry)."""
+        approval_id = secrets.token_urlsafe(9)
         approval = ApprovalRecord(
             approval_id=approval_id,
-            codex_thread_id=thread_id,
-            turn_id=turn_id,
+            codex_thread_id=waiter.thread_id,
+            turn_id=waiter.turn_id,
             request_id=request.request_id,
             endpoint_key=request.endpoint_key,
             method=request.method,
             channel=record.channel,
             thread_ts=record.thread_ts,
             message_ts="",
-            started_by=started_by,
-            available_decisions=decisions,
+            started_by=waiter.prompt.started_by,
+            available_decisions=waiter.decisions,
             created_at=time.time(),
         )
         try:
             await self._register(approval_id, waiter)
             # Stored before it is shown, so a click that comes at once finds it.
             await self.store.save_approval(approval)
+            text, blocks = self._message(approval_id, waiter)
             posted = await self.slack.chat_postMessage(
-                channel=record.channel,
-                thread_ts=record.thread_ts,
-                text=render.approval_text(prompt),
-                blocks=render.approval_blocks(prompt, approval_id=approval_id, decisions=decisions),
+                channel=record.channel, thread_ts=record.thread_ts, text=text, blocks=blocks
             )
             waiter.message_ts = str(posted["ts"])
             await self.store.save_approval(
@@ -263,15 +364,7 @@ class Approvals:
             raise
         finally:
             self._unregister(approval_id)
-        if decision.decision == EXPIRED:
-            why = waiter.expired_why or "nobody answered in time"
-            outcome = render.approval_outcome(EXPIRED, user=None, why=why)
-            self.tasks.spawn(self._show(approval_id, waiter, outcome))
-            return {"decision": "decline"}  # Codex no longer waits for it; no is the safe answer
-        value = json.loads(decision.decision)
-        outcome = render.approval_outcome(value, user=decision.user)
-        self.tasks.spawn(self._show(approval_id, waiter, outcome))
-        return {"decision": value}
+        return approval_id, decision
 
     async def _prompt(
         self, details: CommandExecutionApproval | FileChangeApproval, started_by: str
@@ -308,10 +401,10 @@ class Approvals:
     async def _expire(
         self, approval_id: str, waiter: _Waiter, why: str, *, show: bool = False
     ) -> None:
-        """Resolve the approval as expired unless someone answered first.
+        """Resolve the request as expired unless someone answered first.
 
-        The waiting :meth:`_ask` then shows the outcome; ``show`` shows it here instead, for
-        when that task is gone (cancelled with its connection).
+        The waiting :meth:`_post_and_wait` then shows the outcome; ``show`` shows it here
+        instead, for when that task is gone (cancelled with its connection).
         """
         try:
             won = await self.store.resolve_approval(approval_id, EXPIRED, "")
@@ -327,24 +420,39 @@ class Approvals:
             )
         )
         if show:
-            outcome = render.approval_outcome(EXPIRED, user=None, why=why)
-            await self._show(approval_id, waiter, outcome)
+            await self._show(approval_id, waiter, self._expired(waiter))
+
+    @staticmethod
+    def _expired(waiter: _Waiter) -> str:
+        why = waiter.expired_why or "nobody answered in time"
+        if isinstance(waiter.prompt, render.QuestionPrompt):
+            return render.question_expired(why)
+        return render.approval_outcome(EXPIRED, user=None, why=why)
+
+    @staticmethod
+    def _message(
+        approval_id: str, waiter: _Waiter, outcome: str | None = None
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """The request's message: its text, and its blocks with buttons or ``outcome``."""
+        prompt = waiter.prompt
+        if isinstance(prompt, render.QuestionPrompt):
+            text = render.question_text(prompt)
+            blocks = render.question_blocks(prompt, request_id=approval_id, outcome=outcome)
+        else:
+            text = render.approval_text(prompt)
+            blocks = render.approval_blocks(
+                prompt, approval_id=approval_id, decisions=waiter.decisions, outcome=outcome
+            )
+        return (text if outcome is None else f"{text}: {outcome}"), blocks
 
     async def _show(self, approval_id: str, waiter: _Waiter, outcome: str) -> None:
-        """Replace the approval's buttons with ``outcome``."""
+        """Replace the request's buttons with ``outcome``."""
         if waiter.message_ts is None:
             return
+        text, blocks = self._message(approval_id, waiter, outcome)
         try:
             await self.slack.chat_update(
-                channel=waiter.channel,
-                ts=waiter.message_ts,
-                text=f"{render.approval_text(waiter.prompt)}: {outcome}",
-                blocks=render.approval_blocks(
-                    waiter.prompt,
-                    approval_id=approval_id,
-                    decisions=waiter.decisions,
-                    outcome=outcome,
-                ),
+                channel=waiter.channel, ts=waiter.message_ts, text=text, blocks=blocks
             )
         except SlackApiError as exc:
             error = exc.response.get("error") if exc.response is not None else None
@@ -367,40 +475,122 @@ class Approvals:
         otherwise, or if someone answered first or the request expired, ``tell`` says so.
         """
         approval_id, _, index_text = value.rpartition(":")
+        state = await self._open_to(user, approval_id, _APPROVALS, tell, channel)
+        if state is None:
+            return
+        try:
+            decision = state.record.available_decisions[int(index_text)]
+        except (ValueError, IndexError):
+            await tell("That button is out of date.")
+            return
+        await self._decide(approval_id, json.dumps(decision), user, tell)
+
+    async def answer_question(
+        self,
+        *,
+        user: str,
+        value: str,
+        tell: Callable[[str], Awaitable[None]],
+        channel: str | None = None,
+    ) -> None:
+        """A click on an option of a one-question prompt (``<request_id>:<option index>``),
+        on any replica; checked as :meth:`answer` checks decisions."""
+        request_id, _, index_text = value.rpartition(":")
+        state = await self._open_to(user, request_id, (USER_INPUT,), tell, channel)
+        if state is None:
+            return
+        try:
+            answers = button_answer(restored(state.record.available_decisions), int(index_text))
+        except (ValueError, IndexError):
+            await tell("That button is out of date.")
+            return
+        await self._decide(request_id, json.dumps(answers), user, tell)
+
+    async def open_question_modal(
+        self,
+        *,
+        user: str,
+        value: str,
+        trigger_id: str,
+        tell: Callable[[str], Awaitable[None]],
+        channel: str | None = None,
+    ) -> None:
+        """ "Other…"/"Answer…" (``value`` = the request id): the answer modal, for a user who
+        may answer (anyone else is told why not, with no modal)."""
+        state = await self._open_to(user, value, (USER_INPUT,), tell, channel)
+        if state is None:
+            return
+        prompt = render.QuestionPrompt(
+            started_by=state.record.started_by,
+            questions=restored(state.record.available_decisions),
+        )
+        view = render.question_modal(prompt, request_id=value)
+        await self.slack.views_open(trigger_id=trigger_id, view=view)
+
+    async def question_submitted(
+        self,
+        *,
+        user: str,
+        request_id: str,
+        values: dict[str, Any],
+        tell: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """The answer modal was submitted (``values``: its ``state.values``). The user is
+        checked again: a modal stays open while the turn's starter or the lists change."""
+        state = await self._open_to(user, request_id, (USER_INPUT,), tell, None)
+        if state is None:
+            return
+        answers = view_answers(restored(state.record.available_decisions), values)
+        if answers is None:
+            await tell("Every question needs an answer: nothing was sent to Codex.")
+            return
+        await self._decide(request_id, json.dumps(answers), user, tell)
+
+    async def _open_to(
+        self,
+        user: str,
+        approval_id: str,
+        methods: tuple[str, ...],
+        tell: Callable[[str], Awaitable[None]],
+        channel: str | None,
+    ) -> ApprovalState | None:
+        """The pending request ``approval_id`` if ``user`` may answer it from ``channel``
+        (None: not checked), else None and ``tell`` says why not."""
         state = await self.store.get_approval(approval_id)
         if state is None:
-            await tell("⌛ This approval request is no longer pending.")
-            return
+            await tell("⌛ This request is no longer pending.")
+            return None
         if state.decision is not None:
-            await tell(_already(state.decision))
-            return
+            await tell(_already(state))
+            return None
         record = state.record
+        if record.method not in methods:
+            await tell("That button is out of date.")
+            return None
         if channel is not None and channel != record.channel:
             await tell("That button belongs to a request in another channel: nothing was decided.")
-            return
+            return None
         refused = await self.access.may_approve(
             user, started_by=record.started_by, channel=record.channel
         )
         if refused is not None:
             await tell(refused)
-            return
-        try:
-            decision = record.available_decisions[int(index_text)]
-        except (ValueError, IndexError):
-            await tell("That button is out of date.")
-            return
-        if not await self.store.resolve_approval(approval_id, json.dumps(decision), user):
+            return None
+        return state
+
+    async def _decide(
+        self, approval_id: str, decision: str, user: str, tell: Callable[[str], Awaitable[None]]
+    ) -> None:
+        """Record ``decision`` unless someone answered first (then ``tell`` says who)."""
+        if not await self.store.resolve_approval(approval_id, decision, user):
             latest = await self.store.get_approval(approval_id)
             if latest is not None and latest.decision is not None:
-                await tell(_already(latest.decision))
+                await tell(_already(latest))
             return
         # The holder may be this replica: spare it the pub/sub round trip.
         self._deliver(
             ApprovalDecision(
-                approval_id=approval_id,
-                decision=json.dumps(decision),
-                user=user,
-                decided_at=time.time(),
+                approval_id=approval_id, decision=decision, user=user, decided_at=time.time()
             )
         )
 
@@ -461,6 +651,9 @@ class Approvals:
             waiter.future.set_result(decision)
 
 
+_APPROVALS: Final = (COMMAND_APPROVAL, FILE_CHANGE_APPROVAL)
+
+
 def _command_line(details: CommandExecutionApproval) -> str | None:
     """The command to show: the parsed actions' commands when Codex gave them, else the raw one."""
     shown = [a.command for a in details.command_actions or [] if a.command is not None]
@@ -469,8 +662,13 @@ def _command_line(details: CommandExecutionApproval) -> str | None:
     return details.command
 
 
-def _already(decision: ApprovalDecision) -> str:
-    if decision.decision == EXPIRED or not decision.user:
-        return "⌛ This approval request expired."
+def _already(state: ApprovalState) -> str:
+    """Why a request can no longer be answered: someone did, or it expired."""
+    decision = state.decision
+    question = state.record.method == USER_INPUT
+    if decision is None or decision.decision == EXPIRED or not decision.user:
+        return "⌛ This question expired." if question else "⌛ This approval request expired."
+    if question:
+        return f"This question was already answered by <@{decision.user}>."
     label = render.decision_label(json.loads(decision.decision))
     return f"This request was already answered: <@{decision.user}> chose *{label}*."

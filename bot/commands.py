@@ -1,4 +1,4 @@
-"""Steer, recap, stop and approval answers: slash commands, buttons, shortcuts, in-thread mentions.
+"""Steer, recap, stop, approvals and Codex's questions: slash commands, buttons, shortcuts, modals.
 
 Slack runs no slash command inside a thread, so each command comes in three forms:
 
@@ -59,6 +59,7 @@ from bot.command_text import (
     workspace_host,
 )
 from bot.mentions import Mention
+from bot.questions import view_errors
 from bot.recap import NO_CODEX_HERE, Recaps
 from bot.replies import PrivateReplies, Requester
 from bot.store import Store, ThreadRecord
@@ -116,7 +117,7 @@ class Commands:
         req = Requester(
             mention.team, mention.user, mention.channel, None if top_level else mention.thread_ts
         )
-        if not mention.text.strip():
+        if not mention.text.strip() and not mention.files:
             # Only the bot's name: say what to type rather than start an empty turn.
             await self._guard(req, self._how_to(req))
             return True
@@ -199,6 +200,58 @@ class Commands:
             value=str(action.get("value", "")),
             tell=self.replies.to(req),
             channel=req.channel,
+        )
+        await self._guard(req, answer)
+
+    async def question_clicked(self, body: dict[str, Any]) -> None:
+        """An option button on a prompt with Codex's question."""
+        req, action = _from_click(body)
+        answer = self.approvals.answer_question(
+            user=req.user,
+            value=str(action.get("value", "")),
+            tell=self.replies.to(req),
+            channel=req.channel,
+        )
+        await self._guard(req, answer)
+
+    async def question_modal_clicked(self, body: dict[str, Any]) -> None:
+        """ "Other…" or "Answer…" on a question prompt: the answer modal."""
+        req, action = _from_click(body)
+        opened = self.approvals.open_question_modal(
+            user=req.user,
+            value=str(action.get("value", "")),
+            trigger_id=str(body.get("trigger_id", "")),
+            tell=self.replies.to(req),
+            channel=req.channel,
+        )
+        await self._guard(req, opened)
+
+    @staticmethod
+    def question_view_errors(body: dict[str, Any]) -> dict[str, str]:
+        """The answer modal's missing answers, for Slack to show on the modal (no I/O)."""
+        values = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+        return view_errors(values) if isinstance(values, dict) else {}
+
+    async def question_submitted(self, body: dict[str, Any]) -> None:
+        """The answer modal was submitted: answer the question it was opened for. Anything
+        to say goes privately to the user, in the question's thread."""
+        view = body.get("view") or {}
+        user = body.get("user") or {}
+        request_id = str(view.get("private_metadata") or "")
+        values = (view.get("state") or {}).get("values") or {}
+        team = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
+        try:
+            state = await self.store.get_approval(request_id) if request_id else None
+        except redis.exceptions.RedisError:
+            log.exception("Redis unreachable while reading an answer modal")
+            return
+        if state is None or not isinstance(values, dict):
+            log.info("ignored an answer modal for a question that is gone")
+            return
+        record = state.record
+        req = Requester(team, str(user.get("id", "")), record.channel, record.thread_ts)
+        answer = self.approvals.question_submitted(
+            user=req.user, request_id=request_id, values=values, tell=self.replies.to(req)
         )
         await self._guard(req, answer)
 

@@ -29,8 +29,9 @@ key                                        TTL     why
                                                    ``/steer`` and ``/recap`` typed in the channel.
 ``cs:cursor:<short_id>``                   24 h    Recap paging cursors; an "Older" button older
                                                    than a day answers "expired" instead of paging.
-``cs:approval:<approval_id>``              24 h    An approval prompt and its answer; a click a
-                                                   day later is told the request expired.
+``cs:approval:<approval_id>``              24 h    An approval prompt or Codex's questions, and
+                                                   the answer; a click a day later is told the
+                                                   request expired.
 ``cs:stopped:<codex_thread_id>:<turn_id>`` 1 h     Who pressed Stop, read when the interrupted
                                                    turn writes its last line ("stopped by"). The
                                                    turn ends seconds after the interrupt; an hour
