@@ -16,9 +16,10 @@ import os
 import re
 import secrets
 import signal
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 AuthMode = Literal["none", "capability-token", "signed-bearer-token"]
 
@@ -28,9 +29,24 @@ JWT_AUDIENCE = "codex-app-server-tests"
 _LISTENING = re.compile(rb"listening on: ws://127\.0\.0\.1:(\d+)")
 
 
-def write_codex_home(home: Path, model_base_url: str, approval_policy: str = "never") -> None:
-    """A ``CODEX_HOME`` that talks only to the scripted model and never leaves loopback."""
+ASK_FEATURES: Final[Mapping[str, bool]] = {"default_mode_request_user_input": True}
+"""What makes the real server offer the model ``request_user_input`` outside Plan mode (in
+the default collaboration mode it answers the call "unavailable in Default mode" instead)."""
+
+
+def write_codex_home(
+    home: Path,
+    model_base_url: str,
+    approval_policy: str = "never",
+    *,
+    features: Mapping[str, bool] | None = None,
+    extra_config: str = "",
+) -> None:
+    """A ``CODEX_HOME`` that talks only to the scripted model and never leaves loopback;
+    ``features`` are added to its ``[features]`` table, ``extra_config`` (TOML tables, such as
+    ``[mcp_servers.<name>]``) is appended."""
     home.mkdir(parents=True, exist_ok=True)
+    flags = "".join(f"{name} = {str(on).lower()}\n" for name, on in (features or {}).items())
     (home / "config.toml").write_text(
         f"""model = "fake-model"
 model_provider = "fake"
@@ -53,7 +69,7 @@ enabled = false
 [features]
 plugins = false
 shell_snapshot = false
-"""
+{flags}{extra_config}"""
     )
 
 
@@ -73,6 +89,10 @@ class CodexServer:
     workdir: Path
     auth: AuthMode = "none"
     approval_policy: str = "never"
+    features: Mapping[str, bool] = field(default_factory=dict)
+    """Extra ``[features]`` flags of its ``config.toml`` (e.g. :data:`ASK_FEATURES`)."""
+    extra_config: str = ""
+    """TOML appended to its ``config.toml`` (e.g. an MCP server's table)."""
 
     def __post_init__(self) -> None:
         self.home = self.workdir / "codex-home"
@@ -83,7 +103,13 @@ class CodexServer:
         # A trailing newline on purpose: both sides must trim it.
         self.token_file.write_text(secrets.token_hex(24) + "\n")
         self.secret_file.write_text(secrets.token_urlsafe(48) + "\n")
-        write_codex_home(self.home, self.model_base_url, self.approval_policy)
+        write_codex_home(
+            self.home,
+            self.model_base_url,
+            self.approval_policy,
+            features=self.features,
+            extra_config=self.extra_config,
+        )
         self.port = 0
         self._proc: asyncio.subprocess.Process | None = None
         self._drain: asyncio.Task[None] | None = None

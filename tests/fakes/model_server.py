@@ -10,6 +10,13 @@ one is Codex's ``<environment_context>`` block):
   for exactly as long as a test needs, with no sleeps;
 - ``EXEC <command>``: asks Codex to run ``<command>`` through the ``exec_command`` tool; the
   follow-up request (ending in the tool's output) is answered ``ran: <command>``;
+- ``ASK <question>|<option>|<option>…``: calls the ``request_user_input`` tool with that one
+  question (id ``choice``) and options, or more after ``;;`` (see :func:`ask_arguments`); the
+  follow-up request (ending in the tool's output, the user's answers as JSON) is answered
+  ``answer: <output>``. The real server offers the tool outside Plan mode only with the
+  feature ``default_mode_request_user_input`` (:data:`~tests.fakes.codex_server.ASK_FEATURES`);
+- ``CALL <namespace>.<tool>``: calls an MCP tool (``mcp__<server>`` namespaces, as Codex lists
+  them) with no arguments; the follow-up is answered ``called: <output>``;
 - ``FAIL500``: HTTP 500, which Codex turns into a failed turn;
 - ``LONG <n>``: an answer of exactly ``n`` characters of markdown-ish paragraphs;
 - ``DELTAS <n>``: the echo answer cut into ``n`` deltas.
@@ -68,14 +75,20 @@ class ModelRequest:
 
 def ask_arguments(prompt: str) -> dict[str, Any]:
     """The ``request_user_input`` arguments of ``ASK <question>|<option>|<option>…``: one
-    question (id ``choice``), one option per label after the first ``|``."""
-    question, *labels = (part.strip() for part in prompt[len("ASK ") :].split("|"))
-    options = [{"label": label, "description": f"pick {label}"} for label in labels]
-    return {
-        "questions": [
-            {"id": "choice", "header": "Question", "question": question, "options": options}
-        ]
-    }
+    question (id ``choice``), one option per label after the first ``|``. Further questions
+    follow ``;;`` (ids ``choice_2``, ``choice_3``; headers ``Question 1``, ``Question 2``…)."""
+    questions = []
+    for number, part in enumerate(prompt[len("ASK ") :].split(";;"), start=1):
+        question, *labels = (piece.strip() for piece in part.split("|"))
+        questions.append(
+            {
+                "id": "choice" if number == 1 else f"choice_{number}",
+                "header": f"Question {number}",
+                "question": question,
+                "options": [{"label": label, "description": f"pick {label}"} for label in labels],
+            }
+        )
+    return {"questions": questions}
 
 
 def drip_text(count: int) -> str:
@@ -182,6 +195,11 @@ class ModelServer:
                 await stream.function_call("request_user_input", ask_arguments(prompt))
             elif prompt.startswith("ASK "):
                 await stream.message([f"answer: {recorded.tool_output}"])
+            elif prompt.startswith("CALL ") and recorded.tool_output is None:
+                namespace, _, tool = prompt[len("CALL ") :].strip().partition(".")
+                await stream.function_call(tool, {}, namespace=namespace)
+            elif prompt.startswith("CALL "):
+                await stream.message([f"called: {recorded.tool_output}"])
             elif prompt.startswith("DRIP "):
                 count, interval_ms = (int(n) for n in prompt.split()[1:3])
                 await stream.start_message()
@@ -276,7 +294,10 @@ class _SseStream:
             await self.delta(piece)
         await self.finish_message("".join(deltas))
 
-    async def function_call(self, name: str, arguments: dict[str, Any]) -> None:
+    async def function_call(
+        self, name: str, arguments: dict[str, Any], *, namespace: str | None = None
+    ) -> None:
+        """A call of tool ``name`` (of ``namespace``, for the tools Codex lists in one)."""
         await self._created()
         item = {
             "id": f"fc_{self._item_id}",
@@ -286,6 +307,8 @@ class _SseStream:
             "arguments": "",
             "status": "in_progress",
         }
+        if namespace is not None:
+            item["namespace"] = namespace
         await self._send("response.output_item.added", {"output_index": 0, "item": item})
         done = {**item, "arguments": json.dumps(arguments), "status": "completed"}
         await self._send(
