@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     the thread as left out)."""
     file_max_count: int = Field(default=10, ge=0)
     """FILE_MAX_COUNT: how many files one turn takes; 0 turns attachments off."""
+    codex_questions: bool = True
+    """CODEX_QUESTIONS: let Codex ask the user questions in the thread (``request_user_input``,
+    answered with buttons or a modal); false leaves the app-server's own setting."""
+    diff_max_bytes: int = Field(default=1024 * 1024, ge=0)
+    """DIFF_MAX_BYTES: the largest diff of a turn attached to its thread as a ``.diff`` file
+    (a larger one is named, not attached)."""
     thread_context_chars: int = Field(default=8000, ge=0)
     """THREAD_CONTEXT_CHARS: how much of the Slack thread a turn's input may carry (the
     messages Codex has not seen, newest kept); 0 sends the mention alone."""

@@ -19,7 +19,7 @@ async def check_slack(settings: Settings) -> str | None:
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     try:
-        await client.auth_test()
+        auth = await client.auth_test()
     except SlackApiError as exc:
         error = exc.response.get("error") if exc.response is not None else "unknown"
         return (
@@ -31,7 +31,31 @@ async def check_slack(settings: Settings) -> str | None:
     finally:
         if client.session is not None:
             await client.session.close()
+    granted = auth.headers.get("X-OAuth-Scopes") or auth.headers.get("x-oauth-scopes")
+    if granted is not None:
+        missing = sorted(REQUIRED_SCOPES - {s.strip() for s in str(granted).split(",")})
+        if missing:
+            return (
+                f"the app lacks the scopes {', '.join(missing)}: add them under OAuth & "
+                "Permissions (manifest.yaml lists them all) and reinstall the app."
+            )
     return None
+
+
+REQUIRED_SCOPES = frozenset(
+    {
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "channels:history",
+        "groups:history",
+        "users:read",
+        "usergroups:read",
+        "files:read",
+        "files:write",
+    }
+)
+"""The bot scopes manifest.yaml asks for; doctor names any the token lacks."""
 
 
 async def check_redis(settings: Settings) -> str | None:

@@ -25,6 +25,7 @@ from bot import render, slack_errors
 from bot.attachments import Attachments, Fetched
 from bot.config import Settings
 from bot.context import ThreadContext
+from bot.diffs import share_diff
 from bot.lanes import Lanes
 from bot.mentions import Mention, SlackThread, client_message_id
 from bot.metrics import Metrics
@@ -48,6 +49,8 @@ from codex_client import (
 )
 
 log = logging.getLogger(__name__)
+
+ASK_FLAG = "features.default_mode_request_user_input"
 
 
 class TurnObserver(Protocol):
@@ -86,6 +89,8 @@ class TurnRunner:
         self.lanes = lanes
         self.context = context
         self.attachments = attachments
+        self._diffs: dict[str, str] = {}
+        """The latest ``turn/diff/updated`` of each reply being streamed (by stream id)."""
         self.native_gate = NativeGate()
         self.limits = StreamLimits(
             final_retry_seconds=settings.slack_retry_seconds,
@@ -121,6 +126,15 @@ class TurnRunner:
                 await stream.abandon()
                 return
             await stream.finish(final, rerun_value=rerun)
+            if (diff := self._diffs.pop(stream.stream_id, "")) and not stream.superseded:
+                await share_diff(
+                    self.slack,
+                    channel=thread.channel,
+                    thread_ts=thread.thread_ts,
+                    diff=diff,
+                    name=f"codex-changes-{mention.ts.replace('.', '-')}",
+                    max_bytes=self.settings.diff_max_bytes,
+                )
         except asyncio.CancelledError:
             await stream.abandon()
             raise
@@ -305,6 +319,9 @@ class TurnRunner:
             cwd=policy.cwd,
             approval_policy=policy.approval_policy,
             sandbox=policy.sandbox,
+            # Codex 0.171 offers request_user_input outside Plan mode only with this flag:
+            # the bot can show its questions (bot.questions), so the thread turns it on.
+            **({"config": {ASK_FLAG: True}} if self.settings.codex_questions else {}),
         )
         mapped = await self.store.claim_thread(
             ThreadRecord(
@@ -380,6 +397,10 @@ class TurnRunner:
             stream.set_activity(None)
         elif isinstance(event, OtherNotification) and event.method == "turn/plan/updated":
             _show_plan(event.params, stream)
+        elif isinstance(event, OtherNotification) and event.method == "turn/diff/updated":
+            diff = event.params.get("diff")
+            if isinstance(diff, str):
+                self._diffs[stream.stream_id] = diff
 
     async def _stopped_in_slack(self, turn: TurnHandle, stream: ReplyStream) -> None:
         """The recipient pressed Stop on the native stream: interrupt the turn, as the Stop

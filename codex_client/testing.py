@@ -204,6 +204,8 @@ class FakeAppServer:
         self.noise = False
         self.stall: set[str] = set()
         self.reply: Callable[[str], str] | None = None
+        self.diff: Callable[[str], str | None] | None = None
+        """The turn's diff for a prompt (sent as ``turn/diff/updated`` before it completes)."""
         self.delta_interval = 0.0
         self.first_delta_delay = 0.0
         self.turn_log: list[TurnLog] = []
@@ -474,6 +476,10 @@ class FakeAppServer:
                     status = "interrupted"
                     break
         self.active.pop(thread_id, None)
+        diff = self.diff(text) if self.diff is not None else None
+        if diff is not None:
+            params = {"threadId": thread_id, "turnId": turn_id, "diff": diff}
+            await self._send(peer, {"method": "turn/diff/updated", "params": params})
         items = []
         if status == "completed":
             await self._send(peer, _item("item/completed", thread_id, turn_id, item_id, reply))

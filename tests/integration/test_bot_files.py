@@ -100,7 +100,7 @@ async def test_without_files_read_the_thread_is_told_and_nothing_is_saved(
     start_bot: StartBot, slack: SlackFake, model_server: ModelServer, tmp_path: Path
 ) -> None:
     harness = await start_bot(files_dir=tmp_path / "slack-files")
-    slack.scopes = [s for s in slack.scopes if s != "files:read"]
+    slack.scopes = tuple(s for s in slack.scopes if s != "files:read")
     file = slack.add_file("notes.txt", b"secret plans", mimetype="text/plain")
     event = await harness.mention("read my notes", files=[file])
     request = await ask(model_server, "read my notes")

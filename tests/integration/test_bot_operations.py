@@ -149,6 +149,18 @@ async def test_doctor_reports_each_peer_and_names_what_is_wrong(
     assert "REDIS_URL" in out.getvalue()
 
 
+async def test_doctor_names_the_scopes_the_app_lacks(
+    slack: SlackFake, codex_server: CodexServer, redis_url: str
+) -> None:
+    """A token installed before files:read/files:write were added: doctor lists them."""
+    slack.scopes = tuple(s for s in slack.scopes if s not in ("files:read", "files:write"))
+    out = io.StringIO()
+    assert await run_doctor(bot_settings(slack, codex_server, redis_url), out) == 1
+    line = next(line for line in out.getvalue().splitlines() if line.startswith("FAIL  slack"))
+    assert "files:read, files:write" in line
+    assert "reinstall" in line
+
+
 async def test_no_secret_reaches_the_logs(
     harness: BotHarness, slack: SlackFake, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from bot.doctor import REQUIRED_SCOPES
 from tests.conftest import PROJECT_ROOT
 
 MANIFEST = PROJECT_ROOT / "manifest.yaml"
@@ -45,17 +46,9 @@ def test_events_and_scopes_match_what_the_bot_uses(manifest: dict[str, Any]) -> 
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert sorted(events) == ["app_mention", "message.channels", "message.groups"]
     scopes = manifest["oauth_config"]["scopes"]["bot"]
-    assert sorted(scopes) == sorted(
-        [
-            "app_mentions:read",
-            "chat:write",
-            "commands",
-            "channels:history",
-            "groups:history",
-            "users:read",
-            "usergroups:read",
-        ]
-    )
+    assert sorted(scopes) == sorted(REQUIRED_SCOPES)
+    assert "files:read" in scopes
+    assert "files:write" in scopes
 
 
 def test_socket_mode_and_interactivity_are_on(manifest: dict[str, Any]) -> None:
