@@ -78,6 +78,7 @@ SCENARIOS: dict[str, Doc] = {
             }
         },
         "codex": {
+            **SECRET_VALUES["codex"],
             "extraVolumes": [{"name": "frontend", "emptyDir": {}}],
             "extraVolumeMounts": [{"name": "frontend", "mountPath": "/repos/frontend"}],
         },
