@@ -288,3 +288,18 @@ async def test_an_append_whose_answer_was_lost_is_not_sent_again(
     window.end()
     await final_reply(slack, event["ts"], drip_text(60))
     assert len(window.calls) == 1, "the append was sent once"
+
+
+async def test_a_stream_is_rotated_before_slack_would_end_it(
+    start_bot: StartBot, slack: SlackFake
+) -> None:
+    """A stream older than SLACK_STREAM_ROTATE_SECONDS is closed and the answer goes on in a
+    new one (Slack ends streams after about five minutes): several stream messages, each
+    closed, reading back to back exactly as the answer."""
+    harness = await start_bot(**NATIVE, slack_stream_rotate_seconds=seconds(3))
+    event = await harness.mention("DRIP 60 25")  # about 1.5 s of answer
+    replies = await final_reply(slack, event["ts"], drip_text(60))
+    assert len(replies) >= 2
+    assert all(r["streaming"] is False for r in replies)
+    assert len(slack.calls_for("chat.startStream")) == len(replies)
+    assert not slack.calls_for("chat.update")
