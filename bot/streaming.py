@@ -572,6 +572,7 @@ class ReplyStream:
                 await self._post(chunk, blocks, final=final)
         if final:
             for ts in self._messages[len(chunks) :]:
+                await self._lane_token("chat.delete")
                 with contextlib.suppress(*slack_errors.FAILURES):
                     await self.slack.chat_delete(channel=self.channel, ts=ts)
             del self._messages[len(chunks) :]
