@@ -14,7 +14,7 @@ one is Codex's ``<environment_context>`` block):
   question (id ``choice``) and options, or more after ``;;`` (see :func:`ask_arguments`); the
   follow-up request (ending in the tool's output, the user's answers as JSON) is answered
   ``answer: <output>``. The real server offers the tool outside Plan mode only with the
-  feature ``default_mode_request_user_input`` (:data:`~tests.fakes.codex_server.ASK_FEATURES`);
+  feature ``default_mode_request_user_input`` (:data:`~playground.codex_home.ASK_FEATURES`);
 - ``CALL <namespace>.<tool>``: calls an MCP tool (``mcp__<server>`` namespaces, as Codex lists
   them) with no arguments; the follow-up is answered ``called: <output>``;
 - ``FAIL500``: HTTP 500, which Codex turns into a failed turn;

@@ -9,7 +9,7 @@
   ``apps.connections.open`` -> ``not_allowed_token_type``. With no ``bot_token`` given, any
   ``xoxb-`` token is accepted (likewise ``app_token`` and ``xapp-``).
 - Answers ``{"ok": true, ...}`` with increasing ``ts`` values, or Slack's ``ok:false`` errors
-  (see :mod:`tests.fakes.slack_rules` for content limits); rate limits answer HTTP 429 with
+  (see :mod:`playground.slack.rules` for content limits); rate limits answer HTTP 429 with
   ``Retry-After``. :meth:`SlackFake.fail_next` forces 429s or any error on demand.
 - Fault windows (:meth:`SlackFake.fault`): until the test ends the window or its seconds pass
   on the fake's clock, calls of the chosen methods fail the way Slack's edge fails:
@@ -38,7 +38,7 @@
   installed with). Every answer to a valid bot token carries them in ``X-OAuth-Scopes`` (and
   the method's in ``X-Accepted-OAuth-Scopes``), as Slack's do; a method needing a scope the
   token lacks answers ``missing_scope`` with ``needed`` and ``provided`` (see
-  :data:`tests.fakes.slack_rules.METHOD_SCOPES`).
+  :data:`playground.slack.rules.METHOD_SCOPES`).
 - Files: :meth:`SlackFake.add_file` stores a user's file and returns its file object, to put
   in seeded messages (``add_message(files=...)``) and events. ``GET`` on its ``url_private``
   (``/files-pri/<team>-<id>/<name>``) or ``url_private_download`` (``.../download/<name>``)
@@ -83,7 +83,7 @@ from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
-from tests.fakes.slack_payloads import (
+from playground.slack.payloads import (
     APP_ID,
     TEAM_DOMAIN,
     TEAM_ID,
@@ -99,7 +99,7 @@ from tests.fakes.slack_payloads import (
     slash_command_form,
     view_submission_payload,
 )
-from tests.fakes.slack_rules import (
+from playground.slack.rules import (
     DEFAULT_RATE_LIMITS,
     DEFAULT_SCOPES,
     FaultBody,
@@ -110,7 +110,7 @@ from tests.fakes.slack_rules import (
     accepted_scopes,
     scope_error,
 )
-from tests.fakes.slack_workspace import Handler, SlackApiErrorResponse, Workspace
+from playground.slack.workspace import Handler, SlackApiErrorResponse, Workspace
 
 __all__ = [
     "DEFAULT_SCOPES",

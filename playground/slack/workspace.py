@@ -4,7 +4,7 @@
 and user groups, streamed messages and assistant thread statuses, and answers the methods the
 bot uses, as Slack documents them: each handler takes the call's parameters and returns the
 response body, or raises :class:`SlackApiErrorResponse` for an ``ok:false`` answer.
-:mod:`tests.fakes.slack_api` serves it over HTTP and adds authentication, rate limits and
+:mod:`playground.slack.api` serves it over HTTP and adds authentication, rate limits and
 recording.
 
 Streams (``chat.startStream``/``appendStream``/``stopStream``) are bot messages marked
@@ -15,7 +15,7 @@ the workspace's clock, whenever a message is touched or read.
 Files are kept with their bytes: seeded ones (:meth:`Workspace.add_file`, shown in messages
 through ``add_message(files=...)``) and the bot's uploads, which follow Slack's external
 upload flow: ``files.getUploadURLExternal`` hands out an upload URL and a file id, the bytes
-are posted there (served by :mod:`tests.fakes.slack_api`, which calls
+are posted there (served by :mod:`playground.slack.api`, which calls
 :meth:`Workspace.receive_upload`), and ``files.completeUploadExternal`` turns the upload into a
 file, shared into a channel or thread as a bot message carrying it when asked. Every step is
 recorded in :attr:`Workspace.uploads`. File URLs point at :attr:`Workspace.file_host`.
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from tests.fakes.slack_payloads import APP_ID, TEAM_DOMAIN, next_ts
-from tests.fakes.slack_rules import MAX_STREAM_MARKDOWN, chunks_ok, content_error
+from playground.slack.payloads import APP_ID, TEAM_DOMAIN, next_ts
+from playground.slack.rules import MAX_STREAM_MARKDOWN, chunks_ok, content_error
 
 __all__ = ["Handler", "SlackApiErrorResponse", "Workspace"]
 

@@ -22,7 +22,7 @@
   do); :func:`scope_error` gives Slack's ``missing_scope`` answer, which names the ``needed``
   scopes and the ``provided`` ones. :data:`DEFAULT_SCOPES` is what this bot is installed with.
 - Fault windows: :class:`FaultWindow` says which calls fail at Slack's edge, in which way,
-  and until when (by the fake's clock); :class:`tests.fakes.slack_api.SlackFake` serves them.
+  and until when (by the fake's clock); :class:`playground.slack.api.SlackFake` serves them.
 """
 
 from __future__ import annotations
