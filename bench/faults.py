@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.recap import redis_url
+from playground.model.scripted import ModelServer, drip_text
+from playground.slack.api import SlackFake
 from tests.conftest import PROJECT_ROOT
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer, drip_text
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import bot_replies, reply_text
 from tests.integration.bot_process import BotProcess, bot_process_env
 

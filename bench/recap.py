@@ -39,16 +39,16 @@ from bot import render
 from bot.config import default_codex_bin
 from bot.store import Store, ThreadRecord
 from codex_client import CodexPool, Endpoint
-from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
-from tests.fakes.slack_payloads import (
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
+from playground.slack.payloads import (
     TEAM_DOMAIN,
     block_actions_payload,
     form_body,
     interactive_body,
     slash_command_form,
 )
+from tests.fakes.codex_server import CodexServer
 from tests.integration.bot_harness import CHANNEL, TEAM, USER, BotHarness, bot_settings
 
 

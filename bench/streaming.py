@@ -19,8 +19,8 @@ text, then open the reply with it; with no text within ``SLACK_FIRST_POST_SECOND
 it anyway (an empty stream, or a "Thinking…" placeholder) and the first text comes after.
 The bot's peers:
 
-- the Slack fake (:mod:`tests.fakes.slack_api`) with Slack's rate windows as
-  :data:`tests.fakes.slack_rules.DEFAULT_RATE_LIMITS` has them: ``chat.update`` and
+- the Slack fake (:mod:`playground.slack.api`) with Slack's rate windows as
+  :data:`playground.slack.rules.DEFAULT_RATE_LIMITS` has them: ``chat.update`` and
   ``chat.delete`` 50/min, ``chat.postMessage`` 60/min per channel, ``chat.startStream`` and
   ``chat.stopStream`` 20/min, ``chat.appendStream`` 100/min, ``assistant.threads.setStatus``
   600/min (per workspace unless said), each bucket a minute deep (``chat.postMessage``: 10),
@@ -113,16 +113,16 @@ from bot.service import Service
 from bot.streaming import StreamLimits
 from bot.turns import TurnRunner
 from codex_client import CodexPool, Endpoint
-from tests.fakes.fake_app_server import FakeAppServer, TurnLog
-from tests.fakes.model_server import long_text
-from tests.fakes.slack_api import (
+from playground.model.scripted import long_text
+from playground.slack.api import (
     SlackFake,
     app_mention_event,
     event_callback,
     next_ts,
     sign_request,
 )
-from tests.fakes.slack_rules import DEFAULT_RATE_LIMITS
+from playground.slack.rules import DEFAULT_RATE_LIMITS
+from tests.fakes.fake_app_server import FakeAppServer, TurnLog
 
 SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-bench-bot-token"

@@ -1,7 +1,7 @@
 """The real, pinned Codex app-server as a test peer, wired to the scripted model.
 
 :class:`CodexServer` writes a private ``CODEX_HOME`` whose ``config.toml`` points Codex at a
-:class:`~tests.fakes.model_server.ModelServer` on 127.0.0.1, with the two features that
+:class:`~playground.model.scripted.ModelServer` on 127.0.0.1, with the two features that
 would otherwise reach the internet or run login shells switched off, then runs
 ``codex app-server --listen ws://127.0.0.1:<port>`` with the chosen WebSocket auth. The bound
 port is read from the server's own banner (no polling), and :meth:`CodexServer.restart`
@@ -19,7 +19,19 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Literal
+
+from playground.codex_home import ASK_FEATURES, write_codex_home
+
+__all__ = [
+    "ASK_FEATURES",
+    "JWT_AUDIENCE",
+    "JWT_ISSUER",
+    "AuthMode",
+    "CodexServer",
+    "codex_env",
+    "write_codex_home",
+]
 
 AuthMode = Literal["none", "capability-token", "signed-bearer-token"]
 
@@ -27,50 +39,6 @@ JWT_ISSUER = "codex-slack-tests"
 JWT_AUDIENCE = "codex-app-server-tests"
 
 _LISTENING = re.compile(rb"listening on: ws://127\.0\.0\.1:(\d+)")
-
-
-ASK_FEATURES: Final[Mapping[str, bool]] = {"default_mode_request_user_input": True}
-"""What makes the real server offer the model ``request_user_input`` outside Plan mode (in
-the default collaboration mode it answers the call "unavailable in Default mode" instead)."""
-
-
-def write_codex_home(
-    home: Path,
-    model_base_url: str,
-    approval_policy: str = "never",
-    *,
-    features: Mapping[str, bool] | None = None,
-    extra_config: str = "",
-) -> None:
-    """A ``CODEX_HOME`` that talks only to the scripted model and never leaves loopback;
-    ``features`` are added to its ``[features]`` table, ``extra_config`` (TOML tables, such as
-    ``[mcp_servers.<name>]``) is appended."""
-    home.mkdir(parents=True, exist_ok=True)
-    flags = "".join(f"{name} = {str(on).lower()}\n" for name, on in (features or {}).items())
-    (home / "config.toml").write_text(
-        f"""model = "fake-model"
-model_provider = "fake"
-approval_policy = "{approval_policy}"
-sandbox_mode = "read-only"
-check_for_update_on_startup = false
-
-[model_providers.fake]
-name = "fake"
-base_url = "{model_base_url}"
-wire_api = "responses"
-env_key = "FAKE_API_KEY"
-request_max_retries = 0
-stream_max_retries = 0
-
-[analytics]
-enabled = false
-
-# Both default to on: plugins syncs from GitHub at start-up, shell_snapshot runs login shells.
-[features]
-plugins = false
-shell_snapshot = false
-{flags}{extra_config}"""
-    )
 
 
 def codex_env(home: Path) -> dict[str, str]:
