@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 import redis.exceptions
 from slack_sdk.web.async_client import AsyncWebClient
@@ -314,14 +314,17 @@ class TurnRunner:
             # The pool resumes the thread on its first turn through this connection.
             return self.pool.thread(record.codex_thread_id, endpoint_key=record.endpoint_key)
         policy = self.settings.channel_policy(thread.channel)
+        # Codex 0.171 offers request_user_input outside Plan mode only with this flag: the
+        # bot can show its questions (bot.questions), so its threads turn it on.
+        extra: dict[str, Any] = (
+            {"config": {ASK_FLAG: True}} if self.settings.codex_questions else {}
+        )
         handle = await self.pool.start_thread(
             model=policy.model,
             cwd=policy.cwd,
             approval_policy=policy.approval_policy,
             sandbox=policy.sandbox,
-            # Codex 0.171 offers request_user_input outside Plan mode only with this flag:
-            # the bot can show its questions (bot.questions), so the thread turns it on.
-            **({"config": {ASK_FLAG: True}} if self.settings.codex_questions else {}),
+            **extra,
         )
         mapped = await self.store.claim_thread(
             ThreadRecord(
