@@ -36,6 +36,10 @@ __all__ = [
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_SHARED_SECRET_BYTES = 32
+DEFAULT_SLACK_API_URL: Final = "https://slack.com/api/"
+PINNED_CODEX_VERSION: Final = "0.171.0"
+"""The Codex CLI release the bot is built and tested against; scripts/bootstrap's default
+CODEX_VERSION is the same (a unit test keeps them equal)."""
 
 Action = Literal["mention", "steer", "recap", "stop", "approve"]
 ACTIONS: tuple[Action, ...] = ("mention", "steer", "recap", "stop", "approve")
@@ -88,7 +92,7 @@ class Settings(BaseSettings):
     """SLACK_SIGNING_SECRET: verifies HTTP requests from Slack; required in HTTP mode."""
     slack_app_token: SecretStr | None = None
     """SLACK_APP_TOKEN: app-level token (``xapp-…``) for Socket Mode; when set, the default mode."""
-    slack_api_url: str = "https://slack.com/api/"
+    slack_api_url: str = DEFAULT_SLACK_API_URL
     """SLACK_API_URL: base URL of the Web API (a test fake's URL in tests); ends with ``/``."""
     slack_update_budget_per_minute: int = Field(default=50, ge=2)
     """SLACK_UPDATE_BUDGET_PER_MINUTE: ``chat.update`` calls per minute for the whole workspace,
@@ -144,6 +148,10 @@ class Settings(BaseSettings):
     codex_bin: str = Field(default_factory=default_codex_bin)
     """CODEX_BIN: the codex binary spawned when CODEX_URL is unset; default: the project's
     pinned install in ``.tools/codex`` if present, else ``codex`` on PATH."""
+    codex_version: str = Field(default=PINNED_CODEX_VERSION, pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    """CODEX_VERSION: the release CODEX_BIN must report (``codex --version``) for the bot to
+    start with the stdio app-server; scripts/bootstrap installs the same one. Set it to run
+    another release on purpose (CI runs the suite against others this way)."""
     codex_request_timeout: float = Field(default=60.0, gt=0)
     """CODEX_REQUEST_TIMEOUT: seconds to wait for an app-server answer (or a reconnect) before a
     request fails and the thread is told Codex is unreachable."""
@@ -266,8 +274,17 @@ class Settings(BaseSettings):
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().startswith("xoxb-"):
-            raise ValueError("must be a bot token, starting with xoxb-")
+        token = value.get_secret_value()
+        if not token.startswith("xoxb-"):
+            raise ValueError(
+                f"must be a bot token, starting with xoxb-, not {_token_kind(token)}: copy the "
+                "Bot User OAuth Token from the app's OAuth & Permissions page"
+                + (
+                    " (the xapp- token goes in SLACK_APP_TOKEN)"
+                    if token.startswith("xapp-")
+                    else ""
+                )
+            )
         return value
 
     @field_validator("slack_app_token")
@@ -276,8 +293,24 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value():
             return None
         if value is not None and not value.get_secret_value().startswith("xapp-"):
-            raise ValueError("must be an app-level token, starting with xapp-")
+            token = value.get_secret_value()
+            raise ValueError(
+                f"must be an app-level token, starting with xapp-, not {_token_kind(token)}: "
+                "create one with the connections:write scope under the app's Basic Information "
+                "> App-Level Tokens"
+                + (
+                    " (the xoxb- token goes in SLACK_BOT_TOKEN)"
+                    if token.startswith("xoxb-")
+                    else ""
+                )
+            )
         return value
+
+    @field_validator("codex_version", mode="before")
+    @classmethod
+    def _pinned_when_empty(cls, value: Any) -> Any:
+        # As in scripts/bootstrap, an empty CODEX_VERSION means the pin.
+        return PINNED_CODEX_VERSION if value == "" else value
 
     @field_validator("slack_signing_secret")
     @classmethod
@@ -433,6 +466,21 @@ class Settings(BaseSettings):
         return [Endpoint(url=url, auth=auth, tls=tls) for url in self.codex_urls]
 
 
+def _token_kind(token: str) -> str:
+    """What kind of Slack token ``token`` looks like, from its prefix alone (never its value)."""
+    kinds = {
+        "xoxb-": "a bot token (xoxb-…)",
+        "xapp-": "an app-level token (xapp-…)",
+        "xoxp-": "a user token (xoxp-…)",
+        "xoxe": "a token rotation token (xoxe…)",
+        "xoxa-": "a workspace app token (xoxa-…)",
+    }
+    return next(
+        (kind for prefix, kind in kinds.items() if token.startswith(prefix)),
+        "a value that is no Slack token",
+    )
+
+
 def _read_file(name: str, path: Path | None, auth: str) -> bytes:
     """The trimmed contents of a credential file; errors name the setting, never the content."""
     if path is None:
@@ -473,6 +521,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         message = str(error["msg"]).removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message += ": set it in the environment or in a .env file"
         loc = [str(part) for part in error["loc"]]
         if loc:
             where = f" ({'.'.join(loc[1:])})" if len(loc) > 1 else ""
