@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import signal
+from collections.abc import Callable
 from typing import Any, cast
 
 import aiohttp
@@ -38,6 +39,15 @@ from bot.bridge import Bridge, new_replica_id
 from bot.commands import Commands
 from bot.config import Settings
 from bot.context import ThreadContext
+from bot.doctor import (
+    authenticate,
+    check_codex_binary,
+    listen_problem,
+    missing_scopes,
+    open_socket_url,
+    ping_redis,
+    scopes_problem,
+)
 from bot.intake import MentionIntake
 from bot.lanes import Lanes
 from bot.metrics import Metrics
@@ -201,7 +211,14 @@ class Service:
         self.slack.session = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.settings.slack_timeout_seconds)
         )
-        auth = await self.slack.auth_test()
+        # The start-up checks (bot/doctor.py) stop a start that cannot work with one line
+        # naming the setting: Slack and the token first, then Redis and the Codex binary.
+        auth = await authenticate(self.slack, self.settings)
+        unscoped = missing_scopes(auth)
+        if unscoped:
+            log.warning(scopes_problem(unscoped) + " The bot runs without them meanwhile.")
+        await ping_redis(self.redis, self.settings)
+        await check_codex_binary(self.settings)
         bot_user_id = str(auth["user_id"])
         # The one auth.test of this process answers Bolt's authorization of every request
         # (its single-team default calls auth.test again for each concurrent first event).
@@ -305,7 +322,10 @@ class Service:
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise listen_problem(exc, self.settings.host, port) from None
         server = site._server
         sockets = getattr(server, "sockets", None) or []
         self.port = sockets[0].getsockname()[1] if sockets else port
@@ -314,6 +334,9 @@ class Service:
             self._socket = AsyncSocketModeHandler(
                 self.bolt, self.settings.slack_app_token.get_secret_value(), web_client=self.slack
             )
+            # The first URL is asked for here rather than by the handler's connect, which
+            # retries a refusal (Socket Mode off, a revoked token) every 10 s forever.
+            self._socket.client.wss_uri = await open_socket_url(self.slack, self.settings)
             await self._socket.connect_async()  # type: ignore[no-untyped-call]  # untyped in slack-bolt
 
     async def readiness(self) -> dict[str, str]:
@@ -357,17 +380,29 @@ class Service:
         if self.slack.session is not None:
             await self.slack.session.close()
 
-    async def run_forever(self, *, socket_mode: bool, port: int) -> None:
-        """Serve until SIGTERM or SIGINT, then shut down gracefully."""
+    async def run_forever(
+        self, *, socket_mode: bool, port: int, started: Callable[[], object] | None = None
+    ) -> None:
+        """Serve until SIGTERM or SIGINT, then shut down gracefully; ``started`` is called
+        once the start has worked. A start that fails closes what it opened and raises (a
+        :class:`~bot.doctor.StartupProblem` when the reason is known)."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
-            await self.start(socket_mode=socket_mode, port=port)
-            await stop.wait()
-            log.info("received a stop signal")
+            try:
+                await self.start(socket_mode=socket_mode, port=port)
+            except BaseException:
+                await self.close()  # nothing ran yet: no drain, no hand-over
+                raise
+            if started is not None:
+                started()
+            try:
+                await stop.wait()
+                log.info("received a stop signal")
+            finally:
+                await self.shutdown()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-            await self.shutdown()
