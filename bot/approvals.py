@@ -339,6 +339,11 @@ class Approvals:
             await self._register(approval_id, waiter)
             # Stored before it is shown, so a click that comes at once finds it.
             await self.store.save_approval(approval)
+            item_id = request.params.get("itemId")
+            if isinstance(item_id, str) and item_id:
+                previous = await self.store.replace_prompt(waiter.thread_id, item_id, approval_id)
+                if previous is not None and previous != approval_id:
+                    await self._stand_down(previous)
             text, blocks = self._message(approval_id, waiter)
             posted = await self.slack.chat_postMessage(
                 channel=record.channel, thread_ts=record.thread_ts, text=text, blocks=blocks
@@ -444,6 +449,27 @@ class Approvals:
                 prompt, approval_id=approval_id, decisions=waiter.decisions, outcome=outcome
             )
         return (text if outcome is None else f"{text}: {outcome}"), blocks
+
+    async def _stand_down(self, approval_id: str) -> None:
+        """Codex asked again for a request already prompted (another replica took the turn
+        over; the one that posted the first prompt is gone): the first prompt stops taking
+        answers, and says where to answer now. An answer given meanwhile stands."""
+        if not await self.store.resolve_approval(approval_id, EXPIRED, ""):
+            return
+        state = await self.store.get_approval(approval_id)
+        if state is None or not state.record.message_ts:
+            return
+        text = render.ASKED_AGAIN
+        try:
+            await self.slack.chat_update(
+                channel=state.record.channel,
+                ts=state.record.message_ts,
+                text=text,
+                blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}],
+            )
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            log.warning("could not retire a prompt asked again: %s", error)
 
     async def _show(self, approval_id: str, waiter: _Waiter, outcome: str) -> None:
         """Replace the request's buttons with ``outcome``."""

@@ -32,6 +32,9 @@ key                                        TTL     why
 ``cs:approval:<approval_id>``              24 h    An approval prompt or Codex's questions, and
                                                    the answer; a click a day later is told the
                                                    request expired.
+``cs:asked:<codex_thread_id>:<item_id>``   24 h    The prompt last posted for one item's request:
+                                                   Codex asks again after a takeover, and the old
+                                                   prompt (its replica gone) must stand down.
 ``cs:stopped:<codex_thread_id>:<turn_id>`` 1 h     Who pressed Stop, read when the interrupted
                                                    turn writes its last line ("stopped by"). The
                                                    turn ends seconds after the interrupt; an hour
@@ -600,6 +603,15 @@ class Store:
             pipe.hset(key, "record", record.model_dump_json())
             pipe.expire(key, APPROVAL_TTL)
             await pipe.execute()
+
+    async def replace_prompt(
+        self, codex_thread_id: str, item_id: str, approval_id: str
+    ) -> str | None:
+        """Note ``approval_id`` as the prompt of item ``item_id``'s request; returns the one
+        posted before for the same item (a request Codex sent again), if any."""
+        key = f"{_PREFIX}asked:{codex_thread_id}:{item_id}"
+        previous = await self._redis.set(key, approval_id, ex=APPROVAL_TTL, get=True)
+        return _text(previous)
 
     async def resolve_approval(self, approval_id: str, decision: str, user: str) -> bool:
         """Record ``user``'s decision if nobody answered first; True if this call won.

@@ -23,6 +23,7 @@ from bot.render.activity import activity
 from bot.render.approvals import (
     ACTION_APPROVAL,
     APPROVAL_BUTTONS,
+    ASKED_AGAIN,
     ApprovalPrompt,
     approval_blocks,
     approval_outcome,
@@ -82,6 +83,7 @@ __all__ = [
     "ACTION_RERUN",
     "ACTION_STOP",
     "APPROVAL_BUTTONS",
+    "ASKED_AGAIN",
     "MARKDOWN_BLOCK_CHARS",
     "MESSAGE_CHARS",
     "QUESTION_BUTTONS",

@@ -13,6 +13,10 @@ from bot.render._text import short, truncate, unwrap_shell
 APPROVAL_BUTTONS: Final = 8
 """At most this many decision buttons on one approval prompt (the server offers ~4)."""
 ACTION_APPROVAL: Final = tuple(f"codex_approval_{i}" for i in range(APPROVAL_BUTTONS))
+ASKED_AGAIN: Final = (
+    "↪️ Codex asked this again below (the bot handed the turn to another replica): answer there."
+)
+"""What a prompt says once Codex sent the same request again after a takeover."""
 """One action id per button position: Slack wants action ids unique within a block."""
 
 

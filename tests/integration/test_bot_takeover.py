@@ -8,16 +8,21 @@ answered once, and no turn sent to the model twice.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 import redis.asyncio as aioredis
 
 from bot.store import Store
+from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer
 from tests.fakes.slack_api import SlackFake
-from tests.integration.bot_harness import bot_replies, final_reply, reply_text
+from tests.integration.bot_harness import CHANNEL, USER, bot_replies, final_reply, reply_text
 from tests.integration.conftest import StartBotProcess
 from tests.integration.reliability import eventually, job_of, key_of, owner_changes
+from tests.integration.test_bot_approvals import click, prompt
+from tests.integration.test_bot_approvals import final_reply as approval_final_reply
 
 pytestmark = pytest.mark.real_codex
 
@@ -228,3 +233,53 @@ async def test_two_processes_share_no_job_left_behind(
         return leftovers == [None, None] and leases == [None, None]
 
     await eventually(clean, what="jobs and leases to be gone")
+
+
+async def test_a_prompt_asked_again_after_a_takeover_is_answered_once(
+    start_bot_process: StartBotProcess,
+    slack: SlackFake,
+    codex_server: CodexServer,
+    model_server: ModelServer,
+    store: Store,
+) -> None:
+    """The owner dies with an approval prompt open; Codex asks its successor again. The first
+    prompt stops taking answers and points below; the second one's answer runs the command."""
+    policy = {CHANNEL: {"approval_policy": "untrusted", "sandbox": "workspace-write"}}
+    bot = await start_bot_process(
+        **FAST_TAKEOVER, codex_channel_policies=policy, codex_cwd=str(codex_server.cwd)
+    )
+    event = await bot.mention("EXEC touch asked-twice")
+    first = await prompt(slack, event["ts"])
+    job = await job_of(store, event["ts"])
+    assert job is not None
+
+    bot.kill()
+    assert await bot.wait() == -9
+    await bot.start()
+    await owner_changes(store, event["ts"], job.owner)
+
+    def second_prompt() -> dict[str, Any] | None:
+        prompts = [
+            m
+            for m in slack.messages(CHANNEL, thread_ts=event["ts"])
+            if any(b.get("block_id") == "codex_approval" for b in m.get("blocks") or [])
+        ]
+        return next((m for m in prompts if m["ts"] != first["ts"]), None)
+
+    second = await slack.wait_for(second_prompt, timeout=30)
+    assert second is not None
+    retired = await slack.wait_for(
+        lambda: next(
+            (
+                m
+                for m in slack.messages(CHANNEL)
+                if m["ts"] == first["ts"] and "asked this again" in str(m.get("text"))
+            ),
+            None,
+        )
+    )
+    assert retired is not None
+    assert not any(b["type"] == "actions" for b in retired.get("blocks") or [])
+    await bot.interact(click(second, "Approve", USER))
+    await approval_final_reply(slack, event["ts"], "ran: touch asked-twice")
+    await codex_server.kill()  # nothing pending; a fast teardown
