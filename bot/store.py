@@ -537,15 +537,24 @@ class Store:
         Returns ``(thread_key, has_job)`` for each thread ``owner`` now holds the lease of.
         Exactly one replica wins each thread: the check and the take are one script.
         """
-        members = await cast(Any, self._redis.smembers(_OWNED))
-        taken: list[tuple[str, bool]] = []
-        for member in sorted(cast(str, _text(m)) for m in members):
-            outcome = await self._claim_thread(
-                keys=_ownership_keys(member), args=[owner, _ms(lease_ttl), member, _ALIVE]
-            )
-            if int(outcome):
-                taken.append((member, int(outcome) == 2))
-        return taken
+        members = sorted(cast(str, _text(m)) for m in await cast(Any, self._redis.smembers(_OWNED)))
+        if not members:
+            return []
+        # One round trip for all of them (each script still runs atomically on its own):
+        # every replica asks this every few seconds, for every thread in flight.
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for member in members:
+                await self._claim_thread(
+                    keys=_ownership_keys(member),
+                    args=[owner, _ms(lease_ttl), member, _ALIVE],
+                    client=pipe,
+                )
+            outcomes = await pipe.execute()
+        return [
+            (member, int(outcome) == 2)
+            for member, outcome in zip(members, outcomes, strict=True)
+            if int(outcome)
+        ]
 
     async def save_rerun(self, mention_json: str) -> str:
         """Keep a lost turn's mention for a day; returns the short id for its button."""
