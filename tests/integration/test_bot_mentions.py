@@ -7,12 +7,16 @@ real signed HTTP requests to the bot.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
 
+from tests.conftest import _wait_for_redis, free_port
 from tests.fakes.codex_server import CodexServer
 from tests.fakes.model_server import ModelServer, long_text
 from tests.fakes.slack_api import SlackFake
@@ -218,13 +222,43 @@ async def test_codex_unreachable_is_told_in_the_thread(
         await client.aclose()
 
 
+@pytest.fixture
+def stoppable_redis(tmp_path: Path) -> Iterator[tuple[str, Callable[[], None]]]:
+    """A private redis-server the test stops when it likes: its URL, and how to stop it."""
+    binary = shutil.which("redis-server")
+    assert binary is not None, "redis-server is not installed; run scripts/bootstrap"
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def stop() -> None:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=10)
+
+    try:
+        _wait_for_redis(port, server)
+        yield f"redis://127.0.0.1:{port}/0", stop
+    finally:
+        stop()
+
+
 async def test_redis_unreachable_is_told_in_the_thread(
-    slack: SlackFake, codex_server: CodexServer, model_server: ModelServer, tmp_path: Path
+    slack: SlackFake,
+    codex_server: CodexServer,
+    model_server: ModelServer,
+    stoppable_redis: tuple[str, Callable[[], None]],
 ) -> None:
-    """With Redis down, a mention gets a clear reply and the bot keeps serving."""
-    settings = bot_settings(slack, codex_server, "redis://127.0.0.1:1/0")
-    bot = BotHarness(slack, codex_server, model_server, "redis://127.0.0.1:1/0", settings)
+    """With Redis gone down after the start, a mention gets a clear reply and the bot keeps
+    serving. (A start without Redis stops at once, naming REDIS_URL: test_first_run.)"""
+    url, stop_redis = stoppable_redis
+    settings = bot_settings(slack, codex_server, url)
+    bot = BotHarness(slack, codex_server, model_server, url, settings)
     await bot.start()
+    stop_redis()
     try:
         event = await bot.mention("no redis")
         await slack.wait_for(
