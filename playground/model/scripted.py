@@ -34,7 +34,7 @@ import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -131,7 +131,7 @@ class ModelServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    async def __aenter__(self) -> ModelServer:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/v1/responses", self._handle)
         self._runner = web.AppRunner(app, access_log=None)
@@ -180,45 +180,51 @@ class ModelServer:
         recorded = ModelRequest(await request.json())
         self.requests.append(recorded)
         await self._notify()
-        prompt = recorded.last_user_text
-        if "FAIL500" in prompt and recorded.tool_output is None:
+        if "FAIL500" in recorded.last_user_text and recorded.tool_output is None:
             return web.json_response({"error": {"message": "scripted failure"}}, status=500)
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        stream = _SseStream(response, len(self.requests))
+        stream = SseStream(response, len(self.requests))
+        # Codex hangs up on a stream it no longer wants (a steer, an interrupt).
         with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
-            if prompt.startswith("EXEC ") and recorded.tool_output is None:
-                await stream.function_call("exec_command", {"cmd": prompt[len("EXEC ") :]})
-            elif prompt.startswith("EXEC "):
-                await stream.message([f"ran: {prompt[len('EXEC ') :]}"])
-            elif prompt.startswith("ASK ") and recorded.tool_output is None:
-                await stream.function_call("request_user_input", ask_arguments(prompt))
-            elif prompt.startswith("ASK "):
-                await stream.message([f"answer: {recorded.tool_output}"])
-            elif prompt.startswith("CALL ") and recorded.tool_output is None:
-                namespace, _, tool = prompt[len("CALL ") :].strip().partition(".")
-                await stream.function_call(tool, {}, namespace=namespace)
-            elif prompt.startswith("CALL "):
-                await stream.message([f"called: {recorded.tool_output}"])
-            elif prompt.startswith("DRIP "):
-                count, interval_ms = (int(n) for n in prompt.split()[1:3])
-                await stream.start_message()
-                for index in range(1, count + 1):
-                    await stream.delta(f"w{index} ")
-                    # The pacing is the scenario itself (an answer written over time).
-                    await asyncio.sleep(interval_ms / 1000)
-                await stream.finish_message(drip_text(count))
-            elif "HOLD" in prompt:
-                await stream.start_message()
-                await stream.delta("held ")
-                self.holding += 1
-                await self._notify()
-                await self._released.wait()
-                await stream.delta("then released")
-                await stream.finish_message("held then released")
-            else:
-                await stream.message(_split(self._answer(recorded), _delta_count(prompt)))
+            await self.respond(recorded, stream)
         return response
+
+    async def respond(self, recorded: ModelRequest, stream: SseStream) -> None:
+        """Write the answer to one request: the directives of the module docstring. A
+        subclass plays another model by answering here (the demo model does)."""
+        prompt = recorded.last_user_text
+        if prompt.startswith("EXEC ") and recorded.tool_output is None:
+            await stream.function_call("exec_command", {"cmd": prompt[len("EXEC ") :]})
+        elif prompt.startswith("EXEC "):
+            await stream.message([f"ran: {prompt[len('EXEC ') :]}"])
+        elif prompt.startswith("ASK ") and recorded.tool_output is None:
+            await stream.function_call("request_user_input", ask_arguments(prompt))
+        elif prompt.startswith("ASK "):
+            await stream.message([f"answer: {recorded.tool_output}"])
+        elif prompt.startswith("CALL ") and recorded.tool_output is None:
+            namespace, _, tool = prompt[len("CALL ") :].strip().partition(".")
+            await stream.function_call(tool, {}, namespace=namespace)
+        elif prompt.startswith("CALL "):
+            await stream.message([f"called: {recorded.tool_output}"])
+        elif prompt.startswith("DRIP "):
+            count, interval_ms = (int(n) for n in prompt.split()[1:3])
+            await stream.start_message()
+            for index in range(1, count + 1):
+                await stream.delta(f"w{index} ")
+                # The pacing is the scenario itself (an answer written over time).
+                await asyncio.sleep(interval_ms / 1000)
+            await stream.finish_message(drip_text(count))
+        elif "HOLD" in prompt:
+            await stream.start_message()
+            await stream.delta("held ")
+            self.holding += 1
+            await self._notify()
+            await self._released.wait()
+            await stream.delta("then released")
+            await stream.finish_message("held then released")
+        else:
+            await stream.message(_split(self._answer(recorded), _delta_count(prompt)))
 
     def _answer(self, recorded: ModelRequest) -> str:
         prompt = recorded.last_user_text
@@ -240,7 +246,7 @@ def _split(text: str, parts: int) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)] or [""]
 
 
-class _SseStream:
+class SseStream:
     """Writes one Responses-API event stream, in the order Codex expects."""
 
     def __init__(self, response: web.StreamResponse, serial: int) -> None:

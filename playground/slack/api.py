@@ -60,7 +60,8 @@
 Everything is recorded as plain JSON-able dicts: :attr:`SlackFake.calls`,
 :meth:`SlackFake.messages` (the current state of each message after every edit),
 :meth:`SlackFake.calls_for`. :meth:`SlackFake.wait_for` waits on a condition that is notified
-at every call, ack and connection, so tests never poll.
+at every call, ack and connection, so tests never poll; :meth:`SlackFake.add_listener` is told
+at the same moments (the playground's page follows the workspace that way).
 
 Simplifications, on purpose: channels are any well-formed id (``C``/``G``/``D``) unless
 ``channels=`` lists them; users are synthesised for any well-formed id; ``chat.getPermalink``
@@ -231,6 +232,7 @@ class SlackFake:
         self.socket_connects = 0
         """Socket Mode connections ever accepted (a reconnect makes it grow)."""
         self._changed = asyncio.Condition()
+        self._listeners: list[Callable[[], None]] = []
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -450,7 +452,15 @@ class SlackFake:
                 f"condition not met within {timeout}s; last calls: {recent}"
             ) from None
 
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (in the fake's event loop, without awaiting anything) whenever
+        :meth:`wait_for` would look again: after every call, ack, connection, upload and
+        ``response_url`` post. It reads what changed from the record itself."""
+        self._listeners.append(listener)
+
     async def _notify(self) -> None:
+        for listener in self._listeners:
+            listener()
         async with self._changed:
             self._changed.notify_all()
 

@@ -287,15 +287,20 @@ def view_submission_payload(
     private_metadata: str = "",
     view_id: str | None = None,
     team_id: str = TEAM_ID,
+    states: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """A modal's submission; ``values`` maps block_id -> action_id -> typed text."""
-    state = {
+    """A modal's submission; ``values`` maps block_id -> action_id -> typed text, ``states``
+    block_id -> action_id -> an element's whole state as Slack reports it (e.g. radio
+    buttons' ``{"type": "radio_buttons", "selected_option": {...}}``)."""
+    state: dict[str, dict[str, Any]] = {
         block_id: {
             action_id: {"type": "plain_text_input", "value": text}
             for action_id, text in actions.items()
         }
         for block_id, actions in values.items()
     }
+    for block_id, elements in (states or {}).items():
+        state.setdefault(block_id, {}).update({k: dict(v) for k, v in elements.items()})
     return {
         "type": "view_submission",
         "team": {"id": team_id, "domain": TEAM_DOMAIN},
