@@ -71,15 +71,13 @@ stream_max_retries = 0
     )
 
 
-def write_openai_home(
-    home: Path, approval_policy: str = "untrusted", *, features: Mapping[str, bool] | None = None
-) -> None:
+def write_openai_home(home: Path, *, features: Mapping[str, bool] | None = None) -> None:
     """A ``CODEX_HOME`` for real Codex: OpenAI's Responses API with the key in
-    ``OPENAI_API_KEY`` (Codex 0.169 and 0.171's built-in provider does not send it)."""
+    ``OPENAI_API_KEY`` (Codex 0.169 and 0.171's built-in provider does not send it). The
+    approval policy is the bot's to set, on each thread it starts."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.toml").write_text(
         f"""model_provider = "openai-api-key"
-approval_policy = "{approval_policy}"
 sandbox_mode = "read-only"
 check_for_update_on_startup = false
 
