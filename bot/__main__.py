@@ -1,4 +1,4 @@
-"""``codex-slack``: ``serve`` (Socket Mode or HTTP) and ``doctor``."""
+"""``codex-slack``: ``serve`` (Socket Mode or HTTP), ``doctor`` and ``playground``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.config import Settings, describe_validation_error, forget_environment_s
 from bot.doctor import StartupProblem, run_doctor
 from bot.logs import configure_logging, redact
 from bot.service import Service
+from playground import cli as playground_cli
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--http", action="store_true", help="HTTP: Slack posts to /slack/events")
     serve.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000)")
     sub.add_parser("doctor", help="check Slack auth, the Codex handshake and Redis")
+    playground_cli.add_arguments(
+        sub.add_parser("playground", help="try the bot here: a local Slack page, no tokens needed")
+    )
     return parser
 
 
@@ -75,6 +79,8 @@ class HeldLogs:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "serve"
+    if command == "playground":
+        return playground_cli.run(args)  # it makes the bot's settings itself
     try:
         settings = Settings()
     except ValidationError as exc:
