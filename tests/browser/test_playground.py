@@ -145,9 +145,12 @@ async def test_an_approval_prompt_is_answered_with_its_button(
 
 
 async def test_a_screenshot_of_the_page_is_saved(slack: SlackPage) -> None:
-    """A finished thread, photographed: the artifact for this run, and (with
-    ``PLAYGROUND_DOCS_SCREENSHOT=1``) the README's picture."""
+    """A finished thread in a channel of its own, photographed: the artifact for this run,
+    and (with ``PLAYGROUND_DOCS_SCREENSHOT=1``) the README's picture."""
+    await slack.page.get_by_role("button", name="# random", exact=True).click()
+    await slack.page.locator("#channel-name", has_text="random").wait_for()
     await slack.first_turn("what is in this project?")
+    await slack.page.mouse.move(0, 0)  # no hover menu in the picture
     path = ARTIFACTS / "playground.png"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     await slack.page.screenshot(path=path)
