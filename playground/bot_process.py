@@ -75,9 +75,9 @@ class BotProcess:
         deadline = loop.time() + START_SECONDS
         while not await self._healthy(http):
             if self._process.returncode is not None:
+                said = self._last_words()
                 raise PlaygroundError(
-                    f"the bot exited at start (code {self._process.returncode}); "
-                    f"its log: {self.log_path}"
+                    f"the bot did not start{f' ({said})' if said else ''}; its log: {self.log_path}"
                 )
             if loop.time() > deadline:
                 await self.stop()
@@ -96,6 +96,12 @@ class BotProcess:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+    def _last_words(self) -> str:
+        """The one line a bot that could not start prints (``codex-slack: <why>``), if any."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        said = [line for line in lines if line.startswith("codex-slack: ")]
+        return said[-1].removeprefix("codex-slack: ") if said else ""
 
     async def _healthy(self, http: aiohttp.ClientSession) -> bool:
         url = f"http://127.0.0.1:{self.port}/healthz"

@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cwd", type=Path, default=None, help="Codex's working directory (default: a demo project)"
     )
     parser.add_argument(
+        "--delivery",
+        choices=("auto", "native", "edit"),
+        default="auto",
+        help="how replies stream (the bot's SLACK_DELIVERY; default auto)",
+    )
+    parser.add_argument(
         "--open", action="store_true", help="open the page in a browser once it is up"
     )
 
@@ -54,7 +60,13 @@ def run(args: argparse.Namespace) -> int:
     from playground.redis_server import PlaygroundError
     from playground.runner import PlaygroundOptions
 
-    options = PlaygroundOptions(host=args.host, port=args.port, model=args.model, cwd=args.cwd)
+    options = PlaygroundOptions(
+        host=args.host,
+        port=args.port,
+        model=args.model,
+        cwd=args.cwd,
+        bot_settings={"SLACK_DELIVERY": args.delivery},
+    )
     try:
         asyncio.run(_serve(options, open_page=args.open))
     except PlaygroundError as error:

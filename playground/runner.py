@@ -76,7 +76,8 @@ class PlaygroundOptions:
     cwd: Path | None = None
     """Codex's working directory (None: a small demo project in the state directory)."""
     state_dir: Path | None = None
-    """Where the playground keeps its files (None: a temporary directory, removed after)."""
+    """Where the playground keeps its files (None: a temporary directory, removed after,
+    unless the start failed: then it holds the bot's log)."""
     codex_bin: str | None = None
     demo_pace: float = 0.06
     """Seconds between the demo model's streamed pieces."""
@@ -97,6 +98,7 @@ class Playground:
         self.actions: Actions
         self.url = ""
         self._stack = contextlib.AsyncExitStack()
+        self._keep_state = False
 
     @property
     def real_codex(self) -> bool:
@@ -107,6 +109,7 @@ class Playground:
         try:
             await self._start()
         except BaseException:
+            self._keep_state = True  # the bot's log says why it did not start
             await self._stack.aclose()
             raise
         return self
@@ -191,11 +194,14 @@ class Playground:
         if self.options.state_dir is not None:
             state = self.options.state_dir
         else:
-            temporary = tempfile.TemporaryDirectory(prefix="codex-slack-playground-")
-            self._stack.callback(temporary.cleanup)
-            state = Path(temporary.name)
+            state = Path(tempfile.mkdtemp(prefix="codex-slack-playground-"))
+            self._stack.callback(self._remove_state, state)
         (state / "redis").mkdir(parents=True, exist_ok=True)
         return state
+
+    def _remove_state(self, state: Path) -> None:
+        if not self._keep_state:
+            shutil.rmtree(state, ignore_errors=True)
 
     def _info(self) -> dict[str, Any]:
         """What the page shows of the workspace and the model (static)."""

@@ -18,9 +18,9 @@ the words are canned. What it does, by what the request Codex sends ends with:
   what it was told.
 
 Every final answer is kept in :attr:`DemoModel.answers`, oldest first; the reply in Slack
-ends on exactly that text. :meth:`DemoModel.pause` holds answers after their first words
-until :meth:`DemoModel.resume` (or until Codex hangs up, as on Stop and steer), for tests
-that need a turn to be running.
+ends on exactly that text. :meth:`DemoModel.pause` holds every response until
+:meth:`DemoModel.resume` (or until Codex hangs up, as on Stop and steer): a tool call before it
+is sent, an answer after its first words; for tests that need a turn to be running.
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ class DemoModel(ModelServer):
         self._running.set()
 
     def pause(self) -> None:
-        """Hold every answer after its first piece until :meth:`resume`."""
+        """Hold every response until :meth:`resume`: a tool call before it is sent, an answer
+        after its first piece."""
         self._running.clear()
 
     def resume(self) -> None:
@@ -88,11 +89,13 @@ class DemoModel(ModelServer):
         elif _steered(recorded.input):
             await self._stream(stream, steered_answer(recorded.last_user_text))
         elif _ASKING.search(recorded.last_user_text):
+            await self._running.wait()
             await stream.function_call("request_user_input", _question())
         elif (turn := _turn_number(recorded.input)) > 1:
             said = _said(recorded.input)
             await self._stream(stream, later_answer(turn, recorded.last_user_text, said))
         else:
+            await self._running.wait()
             await stream.function_call("exec_command", {"cmd": self.command, "login": False})
 
     async def _answer_tool(self, recorded: ModelRequest, stream: SseStream) -> None:

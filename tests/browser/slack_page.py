@@ -46,11 +46,15 @@ class SlackPage:
         assert ts is not None
         return ts
 
-    async def open_thread(self, ts: str) -> None:
-        """Open the thread of the channel message ``ts`` from its reply count (or hover menu)."""
-        await self.page.locator(f'#messages .message[data-ts="{ts}"] .replies').click(
-            timeout=WAIT_MS
-        )
+    async def open_thread(self, ts: str, *, first_reply: bool = True) -> None:
+        """Open the thread of the channel message ``ts``: from its reply count once it has a
+        reply (``first_reply``), else from "Reply in thread" on the message's hover menu."""
+        message = self.page.locator(f'#messages .message[data-ts="{ts}"]')
+        if first_reply:
+            await message.locator(".replies").click(timeout=WAIT_MS)
+        else:
+            await message.hover()
+            await message.get_by_title("Reply in thread").click()
         await self.page.locator(f'#thread-messages .message[data-ts="{ts}"]').wait_for()
 
     # -- looking ----------------------------------------------------------------------------

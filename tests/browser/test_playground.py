@@ -26,13 +26,20 @@ DOCS_SCREENSHOT = PROJECT_ROOT / "docs" / "playground.png"
 async def test_a_mention_streams_a_reply_that_ends_on_the_model_text(
     slack: SlackPage, playground: Playground
 ) -> None:
-    """The reply appears while the model is still writing (a prefix of its answer, marked as
+    """The thread's status line says the bot is thinking until there is something to show;
+    the reply appears while the model is still writing (a prefix of its answer, marked as
     streaming), then ends on exactly the model's text."""
     demo = playground.demo
     assert demo is not None
     started, done = demo.started, len(demo.answers)
+    demo.pause()
     ts = await slack.mention("what is in this project?")
-    await slack.open_thread(ts)
+    await slack.open_thread(ts, first_reply=False)
+    status = slack.page.locator("#status-line")
+    await status.filter(has_text="codex is thinking").wait_for(timeout=WAIT_MS)
+    demo.resume()
+    await slack.thread_button("Approve").wait_for(timeout=WAIT_MS)
+    await status.wait_for(state="hidden")  # the bot's post in the thread cleared it, as in Slack
     demo.pause()
     await slack.approve()
     await demo.wait_for_started(started + 1)
