@@ -619,8 +619,8 @@ class Store:
         """Note ``approval_id`` as the prompt of item ``item_id``'s request; returns the one
         posted before for the same item (a request Codex sent again), if any."""
         key = f"{_PREFIX}asked:{codex_thread_id}:{item_id}"
-        previous = await self._redis.set(key, approval_id, ex=APPROVAL_TTL, get=True)
-        return _text(previous)
+        previous: Any = await self._redis.set(key, approval_id, ex=APPROVAL_TTL, get=True)
+        return _text(previous) if isinstance(previous, str | bytes) else None
 
     async def resolve_approval(self, approval_id: str, decision: str, user: str) -> bool:
         """Record ``user``'s decision if nobody answered first; True if this call won.
