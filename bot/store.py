@@ -619,8 +619,13 @@ class Store:
         """Note ``approval_id`` as the prompt of item ``item_id``'s request; returns the one
         posted before for the same item (a request Codex sent again), if any."""
         key = f"{_PREFIX}asked:{codex_thread_id}:{item_id}"
-        previous: Any = await self._redis.set(key, approval_id, ex=APPROVAL_TTL, get=True)
-        return _text(previous) if isinstance(previous, str | bytes) else None
+        # GET then SET in one MULTI (SET's own GET option is parsed differently by redis-py
+        # 7 and 8: a bool in one, the old value in the other).
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(key)
+            pipe.set(key, approval_id, ex=APPROVAL_TTL)
+            previous, _ = await pipe.execute()
+        return _text(previous)
 
     async def resolve_approval(self, approval_id: str, decision: str, user: str) -> bool:
         """Record ``user``'s decision if nobody answered first; True if this call won.
