@@ -63,10 +63,24 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
-        self.first_edit_seconds = Histogram(
-            "codex_slack_first_edit_seconds",
-            "Time from a turn's first delta to the first edit of its reply.",
+        self.first_text_seconds = Histogram(
+            "codex_slack_first_text_seconds",
+            "Time from a turn's first delta to its text first showing (a post, a stream or "
+            "an edit).",
             buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.replies = Counter(
+            "codex_slack_replies",
+            "Finished replies by how they streamed (native stream or edits) and how their "
+            "final text went out (stop/edit in place, or posted anew because the lane was busy).",
+            ["delivery", "final"],
+            registry=r,
+        )
+        self.native_fallbacks = Counter(
+            "codex_slack_native_fallbacks",
+            "Native streams that gave way to edits, by Slack's reason.",
+            ["why"],
             registry=r,
         )
 

@@ -126,6 +126,7 @@ class TurnRunner:
                 await stream.abandon()
                 return
             await stream.finish(final, rerun_value=rerun)
+            self._count_delivery(stream)
             if (diff := self._diffs.pop(stream.stream_id, "")) and not stream.superseded:
                 await share_diff(
                     self.slack,
@@ -144,6 +145,15 @@ class TurnRunner:
             await stream.finish(render.failed("", f"internal error ({type(exc).__name__})"))
         if not stream.superseded:
             await self.store.finish_job(thread.key, self.owner)
+
+    def _count_delivery(self, stream: ReplyStream) -> None:
+        stats = stream.stats
+        if not stream.delivered:
+            return
+        delivery = "native" if stats.native_calls else "edit"
+        self.metrics.replies.labels(delivery, "posted" if stats.final_posted else "in_place").inc()
+        if stats.native_fallback is not None:
+            self.metrics.native_fallbacks.labels(stats.native_fallback).inc()
 
     async def _reply_stream(self, job: Job, mention: Mention) -> ReplyStream | None:
         """The job's reply: posted now (a placeholder), or the messages it already has."""
@@ -367,9 +377,9 @@ class TurnRunner:
         finally:
             self.metrics.active_streams.dec()
         stats = stream.stats
-        if stats.first_delta_at is not None and stats.first_edit_at is not None:
-            self.metrics.first_edit_seconds.observe(
-                max(0.0, stats.first_edit_at - stats.first_delta_at)
+        if stats.first_delta_at is not None and stats.first_visible_at is not None:
+            self.metrics.first_text_seconds.observe(
+                max(0.0, stats.first_visible_at - stats.first_delta_at)
             )
         self.metrics.turns.labels(result.status).inc()
         stopped_by = None

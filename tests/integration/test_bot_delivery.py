@@ -29,7 +29,7 @@ from tests.integration.bot_harness import (
     seconds,
 )
 from tests.integration.conftest import StartBot, StartBotProcess
-from tests.integration.reliability import job_of, owner_changes
+from tests.integration.reliability import eventually, job_of, owner_changes
 
 
 class HandClock:
@@ -303,3 +303,25 @@ async def test_a_stream_is_rotated_before_slack_would_end_it(
     assert all(r["streaming"] is False for r in replies)
     assert len(slack.calls_for("chat.startStream")) == len(replies)
     assert not slack.calls_for("chat.update")
+
+
+async def test_native_replies_and_their_fallbacks_are_counted(
+    start_bot: StartBot, slack: SlackFake, slack_clock: HandClock, model_server: ModelServer
+) -> None:
+    """/metrics says how replies streamed and why a stream gave way to edits."""
+    harness = await start_bot(**NATIVE)
+    event = await harness.mention("HOLD until the stream expires")
+    await open_stream(slack, event["ts"])
+    slack_clock.advance(31)
+    model_server.release()
+    await final_reply(slack, event["ts"], "held then released")
+    service = harness.service
+    assert service is not None
+    counted = 'codex_slack_replies_total{delivery="native",final="in_place"} 1.0'
+
+    async def reply_counted() -> bool:  # counted just after the final, in the same task
+        return counted in service.metrics.render().decode()
+
+    await eventually(reply_counted, what="the reply to be counted")
+    fallback = 'codex_slack_native_fallbacks_total{why="message_not_in_streaming_state"} 1.0'
+    assert fallback in service.metrics.render().decode()

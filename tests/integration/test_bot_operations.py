@@ -23,6 +23,7 @@ from tests.integration.bot_harness import (
     seconds,
 )
 from tests.integration.conftest import StartBot
+from tests.integration.reliability import eventually
 
 
 async def _get(harness: BotHarness, path: str) -> tuple[int, str]:
@@ -61,6 +62,15 @@ async def test_metrics_move_when_a_turn_runs(harness: BotHarness, slack: SlackFa
     assert _sample(before, "codex_slack_turns_total", outcome="completed") == 0
     event = await harness.mention("DELTAS 6 count me")
     await final_reply(slack, event["ts"], "echo: DELTAS 6 count me")
+
+    async def reply_counted() -> bool:  # counted just after the final, in the same task
+        _, text = await _get(harness, "/metrics")
+        ways = ("in_place", "posted")
+        return any(
+            _sample(text, "codex_slack_replies_total", delivery="edit", final=way) for way in ways
+        )
+
+    await eventually(reply_counted, what="the reply to be counted")
     _, after = await _get(harness, "/metrics")
     assert _sample(after, "codex_slack_turns_total", outcome="started") == 1
     assert _sample(after, "codex_slack_turns_total", outcome="completed") == 1
@@ -72,7 +82,12 @@ async def test_metrics_move_when_a_turn_runs(harness: BotHarness, slack: SlackFa
     assert (
         _sample(after, "codex_slack_slack_api_calls_total", method="chat.update", outcome="ok") >= 1
     )
-    assert _sample(after, "codex_slack_first_edit_seconds_count") == 1
+    assert _sample(after, "codex_slack_first_text_seconds_count") == 1
+    finals = [
+        _sample(after, "codex_slack_replies_total", delivery="edit", final=way)
+        for way in ("in_place", "posted")
+    ]
+    assert sum(finals) == 1  # one reply, by edits; its final in place or posted anew
     assert _sample(after, "codex_slack_event_ack_seconds_count") >= 1
     assert _sample(after, "codex_slack_update_budget_per_minute") == 50
 
