@@ -74,7 +74,9 @@ async def test_a_reply_in_the_thread_continues_the_codex_thread(
     assert any("which files are there?" in text for text in last_request.user_texts)
     thread_replies = slack.page.locator(f'#messages .message[data-ts="{ts}"] .replies')
     # The approval prompt, the first answer, the reply typed in the thread and its answer.
-    assert "4 replies" in await thread_replies.inner_text()
+    # Waited for: a final posted anew (its lane busy) briefly sits beside the partial it
+    # replaces until that is deleted, so the count can pass through 5 on its way to 4.
+    await thread_replies.filter(has_text="4 replies").wait_for(timeout=WAIT_MS)
 
 
 async def test_recap_shows_earlier_turns_and_older_pages_back(
