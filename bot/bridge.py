@@ -168,8 +168,17 @@ class Bridge:
             log.exception("Redis unreachable", extra=mention.thread.log_fields)
             await self.say(mention.thread, render.REDIS_DOWN)
             return
-        if not ran:
+        if not ran and not await self._finishing(mention.thread.key):
             await self.say(mention.thread, render.queued(mention.user))
+
+    async def _finishing(self, key: str) -> bool:
+        """Whether the thread's running job already has its final text: the mention runs in
+        a moment, and "your request is queued" under an answer just shown would only confuse."""
+        try:
+            job = await self.store.get_job(key)
+        except redis.exceptions.RedisError:
+            return False
+        return job is not None and job.final is not None
 
     async def _drain(self, key: str) -> bool:
         """Run the thread's queued mentions while holding its lease; False if another holds it."""

@@ -107,6 +107,25 @@ async def test_mentions_on_one_thread_run_one_after_another(
     await bridge.aclose()
 
 
+async def test_a_mention_behind_a_job_that_has_its_final_is_not_told_to_wait(
+    redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    """The answer is showing and the job is only winding up: the next mention runs right
+    after it, without a "queued" notice under the answer."""
+    bridge, runner, slack = await _bridge(redis_client, settings, "replica-a")
+    first = asyncio.create_task(bridge.submit(_mention("1.000001")))
+    await runner.started(1)
+    key = "T1:C1:1.000001"
+    assert await bridge.store.update_job(key, "replica-a", final="the answer")
+    await bridge.submit(_mention("1.000002"))
+    assert not slack.posted
+    runner.finish("1.000001")
+    await runner.started(2)
+    runner.finish("1.000002")
+    await first
+    await bridge.aclose()
+
+
 async def test_shutdown_hands_a_running_job_to_another_replica(
     redis_client: aioredis.Redis, settings: Settings
 ) -> None:
