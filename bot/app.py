@@ -13,7 +13,6 @@ JSON nor a form gets 400; each is one warning line, and nothing else happens.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -106,6 +105,7 @@ def build_web_app(
     readiness: ReadinessCheck,
     *,
     signing_secret: str | None = None,
+    tasks: BackgroundTasks | None = None,
 ) -> web.Application:
     """The aiohttp application: Slack's endpoint (HTTP mode only: ``bolt`` given, requests
     signed with ``signing_secret``) and the probes."""
@@ -127,18 +127,20 @@ def build_web_app(
     web_app.router.add_get("/metrics", metrics_endpoint)
 
     if bolt is not None:
-        web_app.router.add_post("/slack/events", _slack_endpoint(bolt, signing_secret, metrics))
+        owner = tasks if tasks is not None else BackgroundTasks("slack-events")
+        web_app.router.add_post(
+            "/slack/events", _slack_endpoint(bolt, signing_secret, metrics, owner)
+        )
     return web_app
 
 
 def _slack_endpoint(
-    bolt: AsyncApp, signing_secret: str | None, metrics: Metrics
+    bolt: AsyncApp, signing_secret: str | None, metrics: Metrics, tasks: BackgroundTasks
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     """``POST /slack/events``: the signature checked on the raw body, then Bolt."""
     secret = signing_secret.encode() if signing_secret and signing_secret.strip() else None
     if secret is None:
         log.error("no signing secret: every request to /slack/events will be refused")
-    dispatching: set[asyncio.Task[None]] = set()
 
     async def dispatch_event(bolt_request: AsyncBoltRequest) -> None:
         try:
@@ -175,9 +177,9 @@ def _slack_endpoint(
             # An event needs nothing but a 200: answer before Bolt's middleware and listener
             # run, so a burst of mentions is acknowledged in well under Slack's 3 s, however
             # busy the process is with the turns already running.
-            task = asyncio.create_task(dispatch_event(bolt_request))
-            dispatching.add(task)
-            task.add_done_callback(dispatching.discard)
+            # Owned by the service's tasks, so a close cancels a dispatch still in flight
+            # rather than leaving it (and its Redis connection) to a closed loop.
+            tasks.spawn(dispatch_event(bolt_request), name="slack-event")
             metrics.event_ack_seconds.observe(time.monotonic() - started)
             return web.Response(status=200, text="")
         bolt_response = await bolt.async_dispatch(bolt_request)

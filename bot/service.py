@@ -318,6 +318,7 @@ class Service:
             self.metrics,
             self.readiness,
             signing_secret=signing_secret,
+            tasks=self.tasks,
         )
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
