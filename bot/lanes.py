@@ -31,6 +31,7 @@ from typing import Final, Literal
 
 import redis.asyncio as aioredis
 
+from bot import slack_errors
 from bot.ratelimit import Budget, BudgetPolicy
 
 __all__ = ["DEFAULT_PER_MINUTE", "Lane", "Lanes"]
@@ -144,6 +145,12 @@ class Lanes:
     async def block_until(self, lane: Lane, team: str, channel: str, retry_after: float) -> None:
         """Slack answered 429 on ``lane``: pause it (for the workspace, or the channel)."""
         await self._budgets[lane].block_until(self.scope(lane, team, channel), retry_after)
+
+    async def back_off(self, lane: Lane, team: str, channel: str, exc: BaseException) -> None:
+        """After a failed call of ``lane``: when Slack rate-limited it, pause the lane for its
+        ``Retry-After`` (1 s when Slack gave none); other failures leave the lane as it is."""
+        if slack_errors.classify(exc) == "rate_limited":
+            await self.block_until(lane, team, channel, slack_errors.retry_after(exc) or 1.0)
 
     async def forget(self, lane: Lane, team: str, channel: str, reply: str) -> None:
         """Drop ``reply``'s place in one lane: it asked once, was refused and will not wait

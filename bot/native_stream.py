@@ -30,10 +30,6 @@ from bot.lanes import Lane, Lanes
 
 log = logging.getLogger(__name__)
 
-STREAM_ENDED_ERRORS: Final = frozenset(
-    {"message_not_in_streaming_state", "streaming_state_conflict", "msg_too_long"}
-)
-"""Errors after which a stream message takes no more appends, but can be edited."""
 STOPPED_BY_USER: Final = "stopped_by_user"
 TASK_TITLE_CHARS: Final = 256
 
@@ -130,8 +126,9 @@ class NativeStream:
     def has_unsent_tasks(self) -> bool:
         return bool(self._unsent_tasks) or self._plan_title is not None
 
-    def _take_task_chunks(self) -> list[dict[str, Any]]:
-        chunks: list[dict[str, Any]] = []
+    def _chunks(self, text: str = "") -> list[dict[str, Any]]:
+        """The chunks of the next call: ``text``, then the plan and tasks not sent yet."""
+        chunks: list[dict[str, Any]] = [{"type": "markdown_text", "text": text}] if text else []
         if self._plan_title is not None:
             chunks.append({"type": "plan_update", "title": self._plan_title})
         chunks.extend(self._tasks[task_id] for task_id in self._unsent_tasks)
@@ -152,7 +149,7 @@ class NativeStream:
         if not await self._token("chat.startStream", wait=wait, final=True):
             raise StreamRefused("no chat.startStream token in time")
         text = text[: self.rules.message_chars]
-        chunks = self._take_task_chunks()
+        chunks = self._chunks()
         try:
             response = await self.slack.chat_startStream(
                 channel=self.channel,
@@ -194,10 +191,7 @@ class NativeStream:
         )
         if delay > 0:
             raise StreamThrottled(delay)
-        chunks = self._take_task_chunks()
-        if suffix:
-            chunks.insert(0, {"type": "markdown_text", "text": suffix})
-        await self._call("chat.appendStream", chunks=chunks)
+        await self._call("chat.appendStream", chunks=self._chunks(suffix))
         self._tasks_sent()
         self.sent[-1] += suffix
 
@@ -212,10 +206,8 @@ class NativeStream:
         assert self.open
         if not await self._token("chat.stopStream", wait=wait, final=True):
             return False
-        chunks = self._take_task_chunks()
-        if suffix:
-            chunks.insert(0, {"type": "markdown_text", "text": suffix})
-        await self._call("chat.stopStream", chunks=chunks, blocks=list(blocks or []) or None)
+        blocks = list(blocks or []) or None
+        await self._call("chat.stopStream", chunks=self._chunks(suffix), blocks=blocks)
         self._tasks_sent()
         self.sent[-1] += suffix
         self.open = False
@@ -254,16 +246,12 @@ class NativeStream:
         )
 
     async def _failed(self, lane: Lane, exc: BaseException) -> None:
-        kind = slack_errors.classify(exc)
-        if kind == "rate_limited":
-            await self.lanes.block_until(
-                lane, self.team, self.channel, slack_errors.retry_after(exc) or 1.0
-            )
+        await self.lanes.back_off(lane, self.team, self.channel, exc)
         log.warning(
             "Slack refused %s for reply %s (%s): %s",
             lane,
             self.reply_id,
-            kind,
+            slack_errors.classify(exc),
             slack_errors.error_code(exc) or type(exc).__name__,
             extra=dict(self.log_fields),
         )

@@ -408,8 +408,7 @@ class ReplyStream:
                     self.native_gate.refuse(self.team, refused.why)
             else:
                 self._native = native
-                self.stats.native_calls += 1
-                self._messages, self._shown = list(native.messages), list(native.sent)
+                self._adopt(native)
                 self._visible()
                 await self._record()
                 return
@@ -435,12 +434,9 @@ class ReplyStream:
                 channel_id=self.channel, thread_ts=self.thread_ts, status=status
             )
         except slack_errors.FAILURES as exc:
+            await self.lanes.back_off(lane, self.team, self.channel, exc)
             kind = slack_errors.classify(exc)
-            if kind == "rate_limited":
-                await self.lanes.block_until(
-                    lane, self.team, self.channel, slack_errors.retry_after(exc) or 1.0
-                )
-            elif kind == "permanent":
+            if kind == "permanent":
                 self._status_works = False  # e.g. a missing scope: the placeholder will do
             log.info(
                 "could not set the thread's status (%s)",
@@ -471,7 +467,7 @@ class ReplyStream:
             return
         finally:
             self.stats.native_calls = native.calls
-        self._messages, self._shown = list(native.messages), list(native.sent)
+        self._adopt(native)
         self._visible()
         await self._record()
 
@@ -488,8 +484,13 @@ class ReplyStream:
         if native.open:
             with contextlib.suppress(StreamEnded):
                 await native.stop(wait=self.limits.final_retry_seconds)
-        self._messages, self._shown = list(native.messages), list(native.sent)
+        self._adopt(native)
         self._dirty.set()
+
+    def _adopt(self, native: NativeStream) -> None:
+        """The reply's messages are the stream's, showing what it sent (no buttons)."""
+        self._messages, self._shown = list(native.messages), list(native.sent)
+        self.stats.native_calls = native.calls
 
     async def _finish_native(self, text: str) -> bool:
         """Close the native stream on the exact final text; True when the thread shows it.
@@ -509,19 +510,12 @@ class ReplyStream:
             blocks = None
             if self._rerun_value is not None and not more:
                 blocks = render.reply_blocks("", rerun_value=self._rerun_value)[1:]
-            try:
-                if not await native.stop(fits, blocks=blocks, wait=self.limits.final_edit_wait):
-                    raise _PostInstead
-            except StreamEnded as ended:
-                if native.open:
-                    # Slack could not close it now (429, 5xx): the final does not wait for
-                    # the stop lane; it is posted, and the stream closed and removed after.
-                    raise _PostInstead from ended
-                await self._leave_native(ended.why)
+            ended = await self._close_for_final(native, fits, blocks)
+            if ended is not None:
+                await self._leave_native(ended)
                 return False
-            self.stats.native_calls = native.calls
             self._native = None
-            self._messages, self._shown = list(native.messages), list(native.sent)
+            self._adopt(native)
             chunks = render.split_message(more, self.limits.message_chars) if more else []
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
@@ -530,14 +524,25 @@ class ReplyStream:
             await self._record()
             return True
         if native.open:
-            try:
-                if not await native.stop(wait=self.limits.final_edit_wait):
-                    raise _PostInstead
-            except StreamEnded as ended:
-                if native.open:
-                    raise _PostInstead from ended
+            await self._close_for_final(native)
         await self._leave_native("final text differs from the stream")
         return False
+
+    async def _close_for_final(
+        self, native: NativeStream, suffix: str = "", blocks: list[dict[str, Any]] | None = None
+    ) -> str | None:
+        """Stop the stream (with ``suffix`` and ``blocks``) for the final text: None once
+        stopped, else why it had ended already. Raises :class:`_PostInstead` when the stop
+        cannot happen now (no token within ``final_edit_wait``, or Slack failed it): the
+        final does not wait for the stop lane; it is posted, and the stream closed after."""
+        try:
+            if not await native.stop(suffix, blocks=blocks, wait=self.limits.final_edit_wait):
+                raise _PostInstead
+        except StreamEnded as ended:
+            if native.open:
+                raise _PostInstead from ended
+            return ended.why
+        return None
 
     async def _show_final(self, text: str) -> None:
         try:
@@ -709,9 +714,8 @@ class ReplyStream:
                 blocks=blocks,
             )
         except slack_errors.FAILURES as exc:
-            if self.lanes is not None and slack_errors.classify(exc) == "rate_limited":
-                retry = slack_errors.retry_after(exc) or 1.0
-                await self.lanes.block_until("chat.postMessage", self.team, self.channel, retry)
+            if self.lanes is not None:
+                await self.lanes.back_off("chat.postMessage", self.team, self.channel, exc)
             await self._failed(exc, final=final, shared_budget=False)
             raise
         self.stats.posts += 1
