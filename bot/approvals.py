@@ -58,6 +58,7 @@ from bot import render
 from bot.access import Access
 from bot.config import Settings
 from bot.questions import USER_INPUT, button_answer, parse_questions, restored, stored, view_answers
+from bot.replies import post_notice
 from bot.store import (
     APPROVAL_TTL,
     ApprovalDecision,
@@ -222,12 +223,11 @@ class Approvals:
         """Post ``text`` in the Slack thread of Codex thread ``thread_id``, if it has one."""
         try:
             record = await self.store.thread_for_codex(thread_id)
-            if record is not None:
-                await self.slack.chat_postMessage(
-                    channel=record.channel, thread_ts=record.thread_ts, text=text
-                )
-        except (redis.exceptions.RedisError, SlackApiError) as exc:
+        except redis.exceptions.RedisError as exc:
             log.warning("could not tell a thread about a refused request: %s", type(exc).__name__)
+            return
+        if record is not None:
+            await post_notice(self.slack, record.channel, record.thread_ts, text)
 
     def observe(self, event: TurnEvent) -> None:
         """See a turn's events (hooked into the bridge): file-change items, turn ends."""

@@ -31,10 +31,11 @@ from typing import Any, Protocol
 import redis.exceptions
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import render, slack_errors
+from bot import render
 from bot.config import Settings
 from bot.mentions import Mention, SlackThread
 from bot.metrics import Metrics
+from bot.replies import post_notice
 from bot.store import Job, Store
 from bot.tasks import BackgroundTasks
 
@@ -237,9 +238,6 @@ class Bridge:
 
     async def say(self, thread: SlackThread, text: str) -> None:
         """Post a notice in the thread; a Slack failure is not worth more than a log line."""
-        try:
-            await self.slack.chat_postMessage(
-                channel=thread.channel, thread_ts=thread.thread_ts, text=text
-            )
-        except slack_errors.FAILURES as exc:
-            log.warning("could not post a notice: %s", exc, extra=thread.log_fields)
+        await post_notice(
+            self.slack, thread.channel, thread.thread_ts, text, log_fields=thread.log_fields
+        )

@@ -16,6 +16,7 @@ from typing import Final
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_errors
+from bot.replies import post_notice
 
 log = logging.getLogger(__name__)
 
@@ -54,35 +55,23 @@ async def share_diff(
     """Post the turn's change into its thread; see the module docstring."""
     text = summary(changed_paths(diff))
     size = len(diff.encode())
+    if size > max_bytes:
+        limit = f"The diff ({size // 1024} KB) is over the {max_bytes // 1024} KB limit"
+        await post_notice(slack, channel, thread_ts, f"{text} {limit} for attaching it here.")
+        return
     try:
-        if size > max_bytes:
-            await slack.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                text=f"{text} The diff ({size // 1024} KB) is over the {max_bytes // 1024} KB "
-                "limit for attaching it here.",
-            )
-            return
-        try:
-            await slack.files_upload_v2(
-                channel=channel,
-                thread_ts=thread_ts,
-                filename=f"{name}.diff",
-                title=f"{name}.diff",
-                content=diff,
-                initial_comment=text,
-            )
-        except slack_errors.FAILURES as exc:
-            why = slack_errors.error_code(exc) or type(exc).__name__
-            log.warning("could not attach a turn's diff: %s", why)
-            hint = " (the app needs the files:write scope)" if why == "missing_scope" else ""
-            await slack.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                text=f"{text} The diff could not be attached{hint}.",
-            )
+        await slack.files_upload_v2(
+            channel=channel,
+            thread_ts=thread_ts,
+            filename=f"{name}.diff",
+            title=f"{name}.diff",
+            content=diff,
+            initial_comment=text,
+        )
     except slack_errors.FAILURES as exc:
-        log.warning(
-            "could not tell the thread what a turn changed: %s",
-            slack_errors.error_code(exc) or type(exc).__name__,
+        why = slack_errors.error_code(exc) or type(exc).__name__
+        log.warning("could not attach a turn's diff: %s", why)
+        hint = " (the app needs the files:write scope)" if why == "missing_scope" else ""
+        await post_notice(
+            slack, channel, thread_ts, f"{text} The diff could not be attached{hint}."
         )

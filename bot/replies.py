@@ -1,9 +1,10 @@
-"""Answers only the requester sees: a command's ``response_url``, else ``chat.postEphemeral``."""
+"""What the bot says beside a reply: answers only the requester sees (a command's
+``response_url``, else ``chat.postEphemeral``), and plain notices in a thread."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,29 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot import slack_errors
+
 log = logging.getLogger(__name__)
+
+
+async def post_notice(
+    slack: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    text: str,
+    *,
+    log_fields: Mapping[str, str] | None = None,
+) -> None:
+    """Post a plain line in a thread (not part of a reply); a Slack failure is not worth
+    more than a log line."""
+    try:
+        await slack.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+    except slack_errors.FAILURES as exc:
+        log.warning(
+            "could not post a notice: %s",
+            slack_errors.error_code(exc) or type(exc).__name__,
+            extra=dict(log_fields or {}),
+        )
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from bot.lanes import Lanes
 from bot.mentions import Mention, SlackThread, client_message_id
 from bot.metrics import Metrics
 from bot.native_stream import StreamRules, TaskStatus
+from bot.replies import post_notice
 from bot.store import Job, Store, ThreadRecord
 from bot.streaming import EditBudget, NativeGate, ReplyProgress, ReplyStream, StreamLimits
 from codex_client import (
@@ -300,7 +301,13 @@ class TurnRunner:
         if self.attachments is not None and files:
             fetched = await self.attachments.fetch(mention.thread.key, files)
             if fetched.problems:
-                await self._tell_thread(mention.thread, "\n".join(fetched.problems))
+                await post_notice(
+                    self.slack,
+                    mention.channel,
+                    mention.thread_ts,
+                    "\n".join(fetched.problems),
+                    log_fields=mention.thread.log_fields,
+                )
         if not context and not fetched.images and not fetched.texts:
             return mention.text
         items = [{"type": "text", "text": f"{context}\n\n"}] if context else []
@@ -309,13 +316,6 @@ class TurnRunner:
             items.append({"type": "text", "text": f"\n\n{listing}"})
         items += [{"type": "localImage", "path": path} for path in fetched.images]
         return items
-
-    async def _tell_thread(self, thread: SlackThread, text: str) -> None:
-        """A plain line in the thread (a notice, not part of the reply)."""
-        with contextlib.suppress(*slack_errors.FAILURES):
-            await self.slack.chat_postMessage(
-                channel=thread.channel, thread_ts=thread.thread_ts, text=text
-            )
 
     async def _codex_thread(self, mention: Mention) -> ThreadHandle:
         thread = mention.thread
