@@ -206,7 +206,6 @@ def scale_bot(service: Service, scale: float) -> ScaledLanes:
     """Put a service's lanes on Slack time (before :meth:`Service.start` hands them over)."""
     lanes = ScaledLanes(service.lanes, service.redis, scale)
     service.lanes = lanes
-    service.budget = lanes.budget("chat.update")
     return lanes
 
 

@@ -193,7 +193,6 @@ class Service:
             {"chat.update": settings.slack_update_budget_per_minute, **settings.slack_rate_limits},
             min_interval=settings.slack_min_edit_interval_seconds,
         )
-        self.budget = self.lanes.budget("chat.update")
         self.bolt: AsyncApp | None = None
         self.bridge: Bridge | None = None
         self._runner: web.AppRunner | None = None
@@ -241,7 +240,6 @@ class Service:
             pool=self.pool,
             store=self.store,
             slack=self.slack,
-            budget=self.budget,
             owner=new_replica_id(),
             metrics=self.metrics,
             observer=self.approvals.observe,

@@ -1,7 +1,7 @@
 """One job: a queued mention becomes a Codex turn whose answer streams into a Slack reply.
 
 :class:`TurnRunner` runs a :class:`bot.store.Job` from wherever it stands, which is what lets
-another replica finish a job: it posts the placeholder (or reuses the reply's messages), starts
+another replica finish a job: it opens the reply (or reuses the reply's messages), starts
 the turn (or finds the one already sent, or re-attaches to the recorded one), streams it into
 the reply (:mod:`bot.streaming`), follows it across dropped Codex connections, and ends on the
 exact final text, a failure line, or "the turn was lost" with a Run again button. Each step is
@@ -21,18 +21,18 @@ import redis.exceptions
 from slack_sdk.web.async_client import AsyncWebClient
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from bot import render, slack_errors
+from bot import render
 from bot.attachments import Attachments, Fetched
 from bot.config import Settings
 from bot.context import ThreadContext
 from bot.diffs import share_diff
 from bot.lanes import Lanes
-from bot.mentions import Mention, SlackThread, client_message_id
+from bot.mentions import Mention, client_message_id
 from bot.metrics import Metrics
 from bot.native_stream import StreamRules, TaskStatus
 from bot.replies import post_notice
 from bot.store import Job, Store, ThreadRecord
-from bot.streaming import EditBudget, NativeGate, ReplyProgress, ReplyStream, StreamLimits
+from bot.streaming import NativeGate, ReplyProgress, ReplyStream, StreamLimits
 from codex_client import (
     AgentMessageDelta,
     AgentMessageItem,
@@ -71,11 +71,10 @@ class TurnRunner:
         pool: CodexPool,
         store: Store,
         slack: AsyncWebClient,
-        budget: EditBudget,
+        lanes: Lanes,
         owner: str,
         metrics: Metrics,
         observer: TurnObserver | None = None,
-        lanes: Lanes | None = None,
         context: ThreadContext | None = None,
         attachments: Attachments | None = None,
     ) -> None:
@@ -83,7 +82,6 @@ class TurnRunner:
         self.pool = pool
         self.store = store
         self.slack = slack
-        self.budget = budget
         self.owner = owner
         self.metrics = metrics
         self.observer = observer
@@ -95,7 +93,7 @@ class TurnRunner:
         self.native_gate = NativeGate()
         self.limits = StreamLimits(
             final_retry_seconds=settings.slack_retry_seconds,
-            first_post_delay=settings.slack_first_post_seconds if lanes is not None else 0.0,
+            first_post_delay=settings.slack_first_post_seconds,
             stream_rules=StreamRules(rotate_seconds=settings.slack_stream_rotate_seconds),
         )
 
@@ -107,20 +105,7 @@ class TurnRunner:
         """
         mention = Mention.from_json(job.mention)
         thread = mention.thread
-        try:
-            stream = await self._reply_stream(job, mention)
-        except slack_errors.FAILURES as exc:
-            # Slack refused even the placeholder, for the whole retry window: nothing can be
-            # shown in this thread now. The mention is dropped, loudly.
-            log.error(
-                "could not post a reply (%s); the mention is dropped",
-                slack_errors.error_code(exc) or type(exc).__name__,
-                extra=thread.log_fields,
-            )
-            await self.store.finish_job(thread.key, self.owner)
-            return
-        if stream is None:
-            return  # another replica owns the job now
+        stream = self._reply_stream(job, mention)
         try:
             final, rerun = await self._final_of(job, mention, stream, taken_over=taken_over)
             if final is None:
@@ -144,6 +129,8 @@ class TurnRunner:
             # Whatever broke, the reply must not stay "Thinking…" with a live Stop button.
             log.exception("turn failed inside the bot", extra=thread.log_fields)
             await stream.finish(render.failed("", f"internal error ({type(exc).__name__})"))
+        finally:
+            self._diffs.pop(stream.stream_id, None)  # a turn that failed never shared its diff
         if not stream.superseded:
             await self.store.finish_job(thread.key, self.owner)
 
@@ -156,20 +143,12 @@ class TurnRunner:
         if stats.native_fallback is not None:
             self.metrics.native_fallbacks.labels(stats.native_fallback).inc()
 
-    async def _reply_stream(self, job: Job, mention: Mention) -> ReplyStream | None:
-        """The job's reply: posted now (a placeholder), or the messages it already has."""
+    def _reply_stream(self, job: Job, mention: Mention) -> ReplyStream:
+        """The job's reply: the messages it already has, or none yet (a new reply opens
+        itself: the thread's status first, then its first text as a post or a native stream;
+        see :mod:`bot.streaming`)."""
         thread = mention.thread
         messages = list(job.messages)
-        placeholder: str | None = None
-        if not messages and self.lanes is None:
-            messages = [await self._post_placeholder(thread)]
-            placeholder = render.THINKING
-            if not await self.store.update_job(thread.key, self.owner, messages=messages):
-                with contextlib.suppress(*slack_errors.FAILURES):
-                    await self.slack.chat_delete(channel=thread.channel, ts=messages[0])
-                return None
-        # With lanes, a new reply opens itself: the thread's status first, then its first
-        # text as a post or a native stream (see bot.streaming).
 
         async def record(progress: ReplyProgress) -> bool:
             return await self.store.update_job(
@@ -182,7 +161,7 @@ class TurnRunner:
 
         stream = ReplyStream(
             slack=self.slack,
-            budget=self.budget,
+            budget=self.lanes.budget("chat.update"),
             team=thread.team,
             channel=thread.channel,
             thread_ts=thread.thread_ts,
@@ -192,7 +171,7 @@ class TurnRunner:
             stream_id=f"{thread.key}:{messages[0] if messages else mention.ts}",
             limits=self.limits,
             stop_value=thread.key,
-            placeholder=placeholder,
+            placeholder=None,  # what the reply's messages show is in the job, not known here
             progress=record,
             log_fields=thread.log_fields,
             lanes=self.lanes,
@@ -204,17 +183,6 @@ class TurnRunner:
         if job.item_id:
             stream.restore(job.item_id, job.text)
         return stream
-
-    async def _post_placeholder(self, thread: SlackThread) -> str:
-        async for attempt in slack_errors.retrying(self.settings.slack_retry_seconds):
-            with attempt:
-                posted = await self.slack.chat_postMessage(
-                    channel=thread.channel,
-                    thread_ts=thread.thread_ts,
-                    text=render.THINKING,
-                    blocks=render.reply_blocks(render.THINKING, stop_value=thread.key),
-                )
-        return str(posted["ts"])
 
     async def _final_of(
         self, job: Job, mention: Mention, stream: ReplyStream, *, taken_over: bool
