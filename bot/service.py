@@ -87,7 +87,7 @@ class RetryRateLimitedPosts(AsyncRateLimitErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if not request.url.rstrip("/").endswith("/chat.postMessage"):
+        if _method_of(request) != "chat.postMessage":
             return False
         retry = await super()._can_retry_async(
             state=state, request=request, response=response, error=error
@@ -135,7 +135,7 @@ class ResendOnlyIdempotentCalls(AsyncConnectionErrorRetryHandler):
         response: HttpResponse | None = None,
         error: Exception | None = None,
     ) -> bool:
-        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_RESENT:
+        if _method_of(request) in NOT_RESENT:
             return False
         return await super()._can_retry_async(
             state=state, request=request, response=response, error=error
@@ -143,6 +143,11 @@ class ResendOnlyIdempotentCalls(AsyncConnectionErrorRetryHandler):
 
 
 NOT_RESENT = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
+
+
+def _method_of(request: HttpRequest) -> str:
+    """The Web API method a retried request calls (the last part of its URL)."""
+    return request.url.rstrip("/").rsplit("/", 1)[-1]
 
 
 class Service:
