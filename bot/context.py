@@ -8,8 +8,9 @@ was a turn of its own). The bot's messages are never repeated back. Each message
 named; the newest messages are kept when the thread is longer than ``max_chars``, after a line
 saying how many earlier ones were left out.
 
-Which messages a thread's turns have covered is kept in Redis (``cs:ctx:<thread>``: the ts of
-the newest mention that became a turn), so a restart or another replica goes on from there.
+Which messages a thread's turns have covered is kept in Redis (:meth:`bot.store.Store.context_mark`:
+the ts of the newest mention that became a turn), so a restart or another replica goes on
+from there.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import redis.asyncio as aioredis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render, slack_errors
-from bot.mentions import slack_file
+from bot.mentions import from_a_person, slack_file
+from bot.store import Store, thread_key
 
 log = logging.getLogger(__name__)
 
-_KEY: Final = "cs:ctx:"
-_MARK_TTL_SECONDS: Final = 90 * 24 * 3600
 _NAME_TTL_SECONDS: Final = 3600.0
 _USER_ID = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 _PAGE_LIMIT: Final = 200
@@ -89,13 +88,13 @@ class ThreadContext:
     def __init__(
         self,
         slack: AsyncWebClient,
-        redis: aioredis.Redis,
+        store: Store,
         *,
         bot_user_id: str,
         max_chars: int,
     ) -> None:
         self.slack = slack
-        self.redis = redis
+        self.store = store
         self.bot_user_id = bot_user_id
         self.max_chars = max_chars
         self._names: dict[str, tuple[str, float]] = {}
@@ -104,8 +103,7 @@ class ThreadContext:
         self, team: str, channel: str, thread_ts: str, mention_ts: str
     ) -> list[ContextMessage]:
         """The thread's messages before ``mention_ts`` that no earlier turn carried."""
-        mark = await self.redis.get(self._key(team, channel, thread_ts))
-        since = mark.decode() if isinstance(mark, bytes) else mark
+        since = await self.store.context_mark(thread_key(team, channel, thread_ts))
         if since is None and mention_ts == thread_ts:
             return []  # a new thread: nothing was said before the mention
         raw = await self._replies(channel, thread_ts, oldest=since)
@@ -114,14 +112,15 @@ class ThreadContext:
             for m in raw
             if _ts(m) < _ts_of(mention_ts)
             and (since is None or _ts(m) > _ts_of(since))
-            and self._from_a_person(m)
+            and from_a_person(m)
+            and m.get("user") != self.bot_user_id
             and f"<@{self.bot_user_id}" not in str(m.get("text", ""))
         ]
         return [await self._readable(m) for m in picked]
 
     async def covered(self, team: str, channel: str, thread_ts: str, mention_ts: str) -> None:
         """Note that the thread's messages up to ``mention_ts`` reached Codex."""
-        await self.redis.set(self._key(team, channel, thread_ts), mention_ts, ex=_MARK_TTL_SECONDS)
+        await self.store.set_context_mark(thread_key(team, channel, thread_ts), mention_ts)
 
     async def block(
         self, team: str, channel: str, thread_ts: str, mention_ts: str
@@ -141,15 +140,6 @@ class ThreadContext:
         return compose(messages, self.max_chars), files
 
     # -- internals --
-
-    @staticmethod
-    def _key(team: str, channel: str, thread_ts: str) -> str:
-        return f"{_KEY}{team}:{channel}:{thread_ts}"
-
-    def _from_a_person(self, message: Mapping[str, Any]) -> bool:
-        if message.get("bot_id") or message.get("user") == self.bot_user_id:
-            return False
-        return message.get("subtype") in (None, "thread_broadcast", "file_share")
 
     async def _replies(
         self, channel: str, thread_ts: str, *, oldest: str | None

@@ -67,10 +67,20 @@ class Mention:
         return cls(**json.loads(raw))
 
 
+PERSON_SUBTYPES: frozenset[str | None] = frozenset({None, "thread_broadcast", "file_share"})
+"""Message subtypes a person posts (plain, also sent to the channel, with files); the others
+are joins, edits, bots' messages and the like."""
+
+
+def from_a_person(message: dict[str, Any]) -> bool:
+    """Whether a Slack message (or message event) is one a person wrote, not a bot."""
+    return not message.get("bot_id") and message.get("subtype") in PERSON_SUBTYPES
+
+
 def parse_mention(event: dict[str, Any], *, team: str, bot_user_id: str) -> Mention | None:
     """The mention in an ``app_mention`` or ``message`` event; None for an event that is not
     a person mentioning the bot. Raises KeyError/TypeError/ValueError on a malformed event."""
-    if event.get("bot_id") or event.get("subtype") not in (None, "thread_broadcast", "file_share"):
+    if not from_a_person(event):
         return None
     text = str(event["text"])
     if event.get("type") == "message" and f"<@{bot_user_id}>" not in text:

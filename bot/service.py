@@ -251,7 +251,7 @@ class Service:
             lanes=self.lanes,
             context=ThreadContext(
                 self.slack,
-                self.redis,
+                self.store,
                 bot_user_id=bot_user_id,
                 max_chars=self.settings.thread_context_chars,
             )

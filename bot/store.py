@@ -32,6 +32,9 @@ key                                        TTL     why
 ``cs:approval:<approval_id>``              24 h    An approval prompt or Codex's questions, and
                                                    the answer; a click a day later is told the
                                                    request expired.
+``cs:ctx:<thread_key>``                     90 d    The ts of the newest mention whose turn carried
+                                                   the thread's messages to Codex: the next turn
+                                                   adds only what was said since (bot.context).
 ``cs:asked:<codex_thread_id>:<item_id>``   24 h    The prompt last posted for one item's request:
                                                    Codex asks again after a takeover, and the old
                                                    prompt (its replica gone) must stand down.
@@ -555,6 +558,14 @@ class Store:
             for member, outcome in zip(members, outcomes, strict=True)
             if int(outcome)
         ]
+
+    async def context_mark(self, thread_key: str) -> str | None:
+        """The ts of the newest mention whose turn carried the thread to Codex, if any."""
+        return _text(await self._redis.get(f"{_PREFIX}ctx:{thread_key}"))
+
+    async def set_context_mark(self, thread_key: str, mention_ts: str) -> None:
+        """Note that the thread's messages up to ``mention_ts`` reached Codex."""
+        await self._redis.set(f"{_PREFIX}ctx:{thread_key}", mention_ts, ex=THREAD_TTL)
 
     async def save_rerun(self, mention_json: str) -> str:
         """Keep a lost turn's mention for a day; returns the short id for its button."""
