@@ -500,16 +500,9 @@ class Approvals:
         the click must come from the prompt's own ``channel`` (Slack's, not the button's);
         otherwise, or if someone answered first or the request expired, ``tell`` says so.
         """
-        approval_id, _, index_text = value.rpartition(":")
-        state = await self._open_to(user, approval_id, _APPROVALS, tell, channel)
-        if state is None:
-            return
-        try:
-            decision = state.record.available_decisions[int(index_text)]
-        except (ValueError, IndexError):
-            await tell("That button is out of date.")
-            return
-        await self._decide(approval_id, json.dumps(decision), user, tell)
+        await self._button(
+            user, value, _APPROVALS, tell, channel, lambda r, i: r.available_decisions[i]
+        )
 
     async def answer_question(
         self,
@@ -521,16 +514,37 @@ class Approvals:
     ) -> None:
         """A click on an option of a one-question prompt (``<request_id>:<option index>``),
         on any replica; checked as :meth:`answer` checks decisions."""
+        await self._button(
+            user,
+            value,
+            (USER_INPUT,),
+            tell,
+            channel,
+            lambda r, i: button_answer(restored(r.available_decisions), i),
+        )
+
+    async def _button(
+        self,
+        user: str,
+        value: str,
+        methods: tuple[str, ...],
+        tell: Callable[[str], Awaitable[None]],
+        channel: str | None,
+        pick: Callable[[ApprovalRecord, int], Any],
+    ) -> None:
+        """A click on the button ``<request id>:<index>`` of a prompt for one of
+        ``methods``: what ``pick`` finds at that index is the answer, if the clicker may give
+        it (see :meth:`answer`)."""
         request_id, _, index_text = value.rpartition(":")
-        state = await self._open_to(user, request_id, (USER_INPUT,), tell, channel)
+        state = await self._open_to(user, request_id, methods, tell, channel)
         if state is None:
             return
         try:
-            answers = button_answer(restored(state.record.available_decisions), int(index_text))
+            chosen = pick(state.record, int(index_text))
         except (ValueError, IndexError):
             await tell("That button is out of date.")
             return
-        await self._decide(request_id, json.dumps(answers), user, tell)
+        await self._decide(request_id, json.dumps(chosen), user, tell)
 
     async def open_question_modal(
         self,
