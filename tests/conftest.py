@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from playground.model.scripted import ModelServer
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

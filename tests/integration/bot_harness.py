@@ -22,9 +22,9 @@ import aiohttp
 
 from bot.config import Settings
 from bot.service import Service
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake, sign_request
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake, sign_request
 
 SIGNING_SECRET = "e2e-signing-secret-0123456789abcdef"
 BOT_TOKEN = "xoxb-e2e-bot-token"

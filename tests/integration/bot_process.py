@@ -31,9 +31,9 @@ from typing import Any
 import aiohttp
 
 from bot.config import Settings
+from playground.slack.api import SlackFake
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
     BOT_TOKEN,
     EDIT_DELIVERY,

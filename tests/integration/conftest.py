@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import BotHarness, bot_settings
 from tests.integration.bot_process import BotProcess, bot_process_env
 

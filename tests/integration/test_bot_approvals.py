@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
+from playground.slack.payloads import block_actions_payload
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
-from tests.fakes.slack_payloads import block_actions_payload
 from tests.integration.bot_harness import (
     CHANNEL,
     USER,

@@ -11,9 +11,9 @@ from typing import Any
 
 from bot import render
 from bot.mentions import Mention, client_message_id
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
-from tests.fakes.slack_payloads import (
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
+from playground.slack.payloads import (
     TEAM_DOMAIN,
     block_actions_payload,
     message_action_payload,

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import CHANNEL, final_reply
 from tests.integration.conftest import StartBot
 

@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.store import Store
+from playground.model.scripted import ModelServer, drip_text, long_text
+from playground.slack.api import SlackFake
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer, drip_text, long_text
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
     CHANNEL,
     TEAM,

@@ -15,8 +15,8 @@ import pytest
 
 from bot.diffs import changed_paths, summary
 from codex_client.testing import FakeAppServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import BotHarness, bot_replies, bot_settings, final_reply
 
 DIFF = """diff --git a/app/main.py b/app/main.py

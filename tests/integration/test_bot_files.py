@@ -12,8 +12,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from tests.fakes.model_server import ModelRequest, ModelServer
-from tests.fakes.slack_api import SlackFake
+from playground.model.scripted import ModelRequest, ModelServer
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import CHANNEL, bot_replies, final_reply
 from tests.integration.conftest import StartBot
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from playground.model.scripted import ModelServer, long_text
+from playground.slack.api import SlackFake
 from tests.conftest import _wait_for_redis, free_port
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer, long_text
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
     CHANNEL,
     SIGNING_SECRET,

@@ -12,8 +12,8 @@ import pytest
 
 from bot.doctor import run_doctor
 from bot.logs import JsonFormatter
+from playground.slack.api import SlackFake
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import (
     BOT_TOKEN,
     SIGNING_SECRET,

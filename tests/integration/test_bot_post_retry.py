@@ -6,7 +6,7 @@ Slack allows about one post per second per channel; a burst of mentions in one c
 
 from __future__ import annotations
 
-from tests.fakes.slack_api import SlackFake
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import BotHarness, final_reply, seconds
 
 

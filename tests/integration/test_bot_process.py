@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from tests.fakes.slack_api import SlackFake
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import final_reply
 from tests.integration.conftest import StartBotProcess
 

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from bot import render
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
+from playground.slack.payloads import view_submission_payload
 from tests.fakes.codex_server import ASK_FEATURES, CodexServer
 from tests.fakes.mcp_server import ELICITATION_MESSAGE, mcp_config
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
-from tests.fakes.slack_payloads import view_submission_payload
 from tests.integration.bot_harness import CHANNEL, USER, BotHarness, has_stop_button, reply_text
 from tests.integration.conftest import StartBot
 from tests.integration.test_bot_approvals import click, outcome

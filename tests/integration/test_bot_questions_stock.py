@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import USER
 from tests.integration.conftest import StartBot
 from tests.integration.test_bot_approvals import click

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.integration.bot_harness import BotHarness, bot_replies, final_reply
 from tests.integration.conftest import StartBot
 

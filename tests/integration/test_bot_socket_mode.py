@@ -15,14 +15,14 @@ import aiohttp
 import pytest
 
 from bot.service import Service
-from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import (
+from playground.model.scripted import ModelServer
+from playground.slack.api import (
     SlackFake,
     app_mention_event,
     event_callback,
     slash_command_form,
 )
+from tests.fakes.codex_server import CodexServer
 from tests.integration.bot_harness import APP_TOKEN, CHANNEL, TEAM, USER, bot_settings, final_reply
 
 

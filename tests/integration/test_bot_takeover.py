@@ -15,9 +15,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot.store import Store
+from playground.model.scripted import ModelServer
+from playground.slack.api import SlackFake
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
-from tests.fakes.slack_api import SlackFake
 from tests.integration.bot_harness import CHANNEL, USER, bot_replies, final_reply, reply_text
 from tests.integration.conftest import StartBotProcess
 from tests.integration.reliability import eventually, job_of, key_of, owner_changes

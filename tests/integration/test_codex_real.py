@@ -31,8 +31,8 @@ from codex_client import (
     TurnStarted,
     UserMessageItem,
 )
+from playground.model.scripted import ModelServer
 from tests.fakes.codex_server import JWT_AUDIENCE, JWT_ISSUER, AuthMode, CodexServer
-from tests.fakes.model_server import ModelServer
 
 pytestmark = pytest.mark.real_codex
 

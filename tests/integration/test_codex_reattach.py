@@ -16,8 +16,8 @@ from codex_client import (
     TurnCompleted,
     TurnLost,
 )
+from playground.model.scripted import ModelServer
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
 from tests.integration.test_codex_real import pool_for
 
 pytestmark = pytest.mark.real_codex

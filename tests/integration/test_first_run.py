@@ -26,8 +26,8 @@ import pytest
 from aiohttp import web
 
 from bot.config import PINNED_CODEX_VERSION, Settings
+from playground.slack.api import DEFAULT_SCOPES, SlackFake
 from tests.conftest import PROJECT_ROOT, free_port
-from tests.fakes.slack_api import DEFAULT_SCOPES, SlackFake
 
 BOT_TOKEN = "xoxb-first-run-bot-token-4711"
 APP_TOKEN = "xapp-1-first-run-app-token-4711"

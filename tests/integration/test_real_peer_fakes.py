@@ -7,8 +7,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from playground.model.scripted import ModelServer
 from tests.fakes.codex_server import CodexServer
-from tests.fakes.model_server import ModelServer
 
 
 async def _call(ws: ClientConnection, request_id: int, method: str, params: Any) -> Any:

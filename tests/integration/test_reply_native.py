@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.lanes import Lanes
 from bot.native_stream import StreamRules
 from bot.streaming import NativeGate, ReplyStream, StreamLimits
-from tests.fakes.slack_api import SlackFake
+from playground.slack.api import SlackFake
 
 CHANNEL, THREAD_TS, TEAM, USER = "C0001", "1732540000.000100", "T0001", "U0001"
 

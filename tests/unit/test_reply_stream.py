@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import render
 from bot.streaming import ReplyStream
-from tests.fakes.slack_api import SlackFake
+from playground.slack.api import SlackFake
 
 CHANNEL = "C0001"
 THREAD_TS = "1732540000.000100"

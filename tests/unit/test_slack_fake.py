@@ -16,7 +16,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fakes.slack_api import (
+from playground.slack.api import (
     DEFAULT_SCOPES,
     FaultBody,
     RateLimit,
